@@ -1,0 +1,78 @@
+/** Reads request bodies within a byte limit, decompressing gzip, and always leaves the stream consumed. */
+import { GatewayError } from "./errors";
+
+/**
+ * The body as UTF-8 text. Rejects with LimitExceeded past `max` bytes (counted after decompression
+ * too, so a small gzip bomb cannot exhaust memory), UnsupportedMediaType for an unknown
+ * Content-Encoding, ParseError for bytes that are not UTF-8.
+ */
+export async function readText(request: Request, max: number): Promise<string> {
+  const body = request.body;
+  if (body === null) return "";
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (declared > max) {
+    await drain(body);
+    throw tooLarge(max, `Content-Length says ${declared} bytes`);
+  }
+  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  let stream: ReadableStream<Uint8Array>;
+  if (encoding === "identity" || encoding === "") stream = body;
+  else if (encoding === "gzip" || encoding === "x-gzip") stream = body.pipeThrough(new DecompressionStream("gzip"));
+  else {
+    await drain(body);
+    throw new GatewayError("UnsupportedMediaType", `Content-Encoding "${encoding}" is not supported; send the body uncompressed or gzip-compressed`);
+  }
+  const bytes = await collect(stream, max, encoding !== "identity" && encoding !== "");
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new GatewayError("ParseError", "the body is not valid UTF-8; exposition text must be UTF-8 encoded");
+  }
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, max: number, compressed: boolean): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      throw new GatewayError("ParseError", compressed ? "the body is not valid gzip data" : "the request body could not be read");
+    }
+    if (chunk.done) break;
+    total += chunk.value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(max, compressed ? "it decompresses to more" : `more than ${max} bytes arrived`);
+    }
+    chunks.push(chunk.value);
+  }
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Reads and discards a body we will not use. Answering without consuming the request body makes
+ * the next request on the connection fail under `wrangler dev`, so rejections drain first.
+ */
+export async function drain(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (body === null) return;
+  const reader = body.getReader();
+  try {
+    for (;;) if ((await reader.read()).done) return;
+  } catch {
+    // A broken client stream: nothing left to drain.
+  }
+}
+
+function tooLarge(max: number, what: string): GatewayError {
+  return new GatewayError("LimitExceeded", `the body is larger than the limit of ${max} bytes (MAX_BODY_BYTES): ${what}; split the push into smaller ones`);
+}

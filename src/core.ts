@@ -1,0 +1,199 @@
+/**
+ * The gateway's operations, shared by the RPC methods and the HTTP routes: validate and prepare in
+ * the stateless Worker, then one call to the aggregator Durable Object.
+ */
+import type { DeleteResult, ExpositionFormat, Labels, PushResult } from "../rpc";
+import { GatewayError } from "./errors";
+import { parseExposition } from "./exposition/parse";
+import { checkNotReserved, packArrays, prepare, type PreparedFamily } from "./merge";
+import type { LabelPairs, MetricType } from "./model";
+import { checkLabelName, checkMetricName } from "./names";
+import { labelKey } from "./labels";
+import type { SeriesValue } from "./exposition/format";
+
+/** prom-client's default histogram buckets, used when `observe` is given none. */
+export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Media types a push body may be declared as (curl's `--data-binary` sends form-urlencoded). */
+const PUSH_MEDIA_TYPES = new Set(["", "text/plain", "application/openmetrics-text", "application/json", "application/x-www-form-urlencoded"]);
+
+/** The one aggregator object's name. */
+const AGGREGATOR_NAME = "aggregator";
+
+export class Core {
+  readonly #env: Env;
+  readonly #waitUntil: (promise: Promise<unknown>) => void;
+
+  constructor(env: Env, waitUntil: (promise: Promise<unknown>) => void) {
+    this.#env = env;
+    this.#waitUntil = waitUntil;
+  }
+
+  #aggregator() {
+    return this.#env.AGGREGATOR.getByName(AGGREGATOR_NAME);
+  }
+
+  /** Parses, validates and applies an exposition body; see {@link formatOf} for how its format is chosen. */
+  async push(body: string, contentType: string | undefined): Promise<PushResult> {
+    const prepared = this.#checked(() => {
+      const families = parseExposition(decodeJsonString(body), formatOf(contentType, body), {
+        allowTimestamps: false,
+        rejectUnsupported: true,
+      });
+      return prepare(families);
+    });
+    return this.#aggregator().apply(prepared);
+  }
+
+  async inc(name: unknown, labels: unknown, value: unknown = 1): Promise<void> {
+    const v = this.#checked(() => {
+      const n = number(value, "value");
+      if (!(n >= 0 && n !== Infinity)) {
+        throw new GatewayError("InvalidValue", `inc("${String(name)}"): value ${n} is not a finite number >= 0; counters only go up (use set() for a gauge)`);
+      }
+      return n;
+    });
+    await this.#write(name, labels, "counter", v);
+  }
+
+  async set(name: unknown, labels: unknown, value: unknown): Promise<void> {
+    const v = this.#checked(() => number(value, "value"));
+    await this.#write(name, labels, "gauge", v);
+  }
+
+  async observe(name: unknown, labels: unknown, value: unknown, buckets: unknown): Promise<void> {
+    const packed = this.#checked(() => {
+      const v = number(value, "value");
+      if (Number.isNaN(v)) throw new GatewayError("InvalidValue", `observe("${String(name)}"): value is NaN; observe a number`);
+      const bounds = bucketsOf(buckets);
+      return packArrays(v, 1, bounds, bounds.map((b) => (v <= b ? 1 : 0)));
+    });
+    await this.#write(name, labels, "histogram", packed);
+  }
+
+  async delete(name: unknown, labels: unknown): Promise<DeleteResult> {
+    const pairs = this.#checked(() => {
+      if (typeof name !== "string" || name === "") throw new GatewayError("BadRequest", `delete(name): name must be a metric name or "__all"`);
+      if (name === "__all") {
+        if (labels !== undefined && Object.keys(labelsOf(labels)).length > 0) {
+          throw new GatewayError("BadRequest", `delete("__all") takes no labels; delete a metric by name to filter by labels`);
+        }
+        return [];
+      }
+      checkMetricName(name, "delete(name)");
+      return labelPairs(labels);
+    });
+    return this.#aggregator().remove(name as string, pairs);
+  }
+
+  async scrape(format: ExpositionFormat): Promise<string> {
+    return this.#aggregator().render(format);
+  }
+
+  /** Whether the aggregator answers (for `/-/ready`). */
+  async ready(): Promise<{ families: number; series: number }> {
+    return this.#aggregator().ping();
+  }
+
+  /** Counts a rejection that happened before the aggregator was called, without delaying the answer. */
+  countRejected(error: unknown): void {
+    if (error instanceof GatewayError) {
+      this.#waitUntil(this.#aggregator().reject(error.name).catch(() => undefined));
+    }
+  }
+
+  async #write(name: unknown, labels: unknown, type: MetricType, value: SeriesValue): Promise<void> {
+    const family = this.#checked((): PreparedFamily => {
+      if (typeof name !== "string") throw new GatewayError("BadRequest", `name must be a string, got ${typeof name}`);
+      checkMetricName(name, `metric "${name}"`);
+      checkNotReserved(name);
+      return { name, type, help: "", unit: "", keys: [labelKey(labelPairs(labels))], values: [value] };
+    });
+    await this.#aggregator().apply([family]);
+  }
+
+  /** Runs a validation step, counting its rejection before rethrowing. */
+  #checked<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (error) {
+      this.countRejected(error);
+      throw error;
+    }
+  }
+}
+
+/**
+ * The exposition format of a push: OpenMetrics when the content type says so, or when there is no
+ * telling content type and the body ends in `# EOF` (prom-client's OpenMetrics registry sends none).
+ */
+export function formatOf(contentType: string | undefined, body: string): ExpositionFormat {
+  const media = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!PUSH_MEDIA_TYPES.has(media)) {
+    throw new GatewayError(
+      "UnsupportedMediaType",
+      `Content-Type "${media}" is not supported; send Prometheus text (text/plain; version=0.0.4) or OpenMetrics (application/openmetrics-text)`,
+    );
+  }
+  if (media === "application/openmetrics-text") return "openmetrics";
+  if (media === "text/plain" && /version\s*=\s*0\.0\.4/.test(contentType ?? "")) return "text";
+  return /# EOF\s*$/.test(body.slice(-16)) ? "openmetrics" : "text";
+}
+
+/**
+ * The seed README's promjs example posts `JSON.stringify(registry.metrics())`: a JSON string whose
+ * content is exposition text. Exposition text never starts with `"`, so such a body is unambiguous.
+ */
+export function decodeJsonString(body: string): string {
+  const start = body.trimStart();
+  if (!start.startsWith('"')) return body;
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(start);
+  } catch {
+    throw new GatewayError("ParseError", "line 1, column 1: the body starts with '\"' but is not a JSON string; send exposition text, or JSON.stringify() of it");
+  }
+  if (typeof decoded !== "string") throw new GatewayError("ParseError", "line 1, column 1: the body is JSON but not a string; send exposition text");
+  return decoded;
+}
+
+function number(value: unknown, what: string): number {
+  if (typeof value !== "number") throw new GatewayError("BadRequest", `${what} must be a number, got ${typeof value}`);
+  return value;
+}
+
+/** Validates an RPC `labels` argument: a plain object of string values. */
+function labelsOf(labels: unknown): Labels {
+  if (labels === undefined || labels === null) return {};
+  if (typeof labels !== "object" || Array.isArray(labels)) {
+    throw new GatewayError("BadRequest", `labels must be an object of label names to string values, got ${Array.isArray(labels) ? "an array" : typeof labels}`);
+  }
+  return labels as Labels;
+}
+
+/** Label pairs from an RPC `labels` object, every name and value checked. */
+export function labelPairs(labels: unknown): LabelPairs {
+  const pairs: LabelPairs = [];
+  for (const [name, value] of Object.entries(labelsOf(labels))) {
+    checkLabelName(name, `label "${name}"`);
+    if (typeof value !== "string") {
+      throw new GatewayError("BadRequest", `label "${name}": value must be a string, got ${typeof value}; convert it with String()`);
+    }
+    pairs.push(name, value);
+  }
+  return pairs;
+}
+
+function bucketsOf(buckets: unknown): number[] {
+  if (buckets === undefined) return [...DEFAULT_BUCKETS, Infinity];
+  if (!Array.isArray(buckets) || buckets.length === 0) throw new GatewayError("BadRequest", "buckets must be a non-empty array of ascending numbers");
+  const out: number[] = [];
+  for (const b of buckets) {
+    if (typeof b !== "number" || Number.isNaN(b)) throw new GatewayError("BadRequest", `buckets: ${String(b)} is not a number`);
+    const last = out[out.length - 1];
+    if (last !== undefined && !(b > last)) throw new GatewayError("BadRequest", `buckets must be strictly ascending; ${b} follows ${last}`);
+    out.push(b);
+  }
+  if (out[out.length - 1] !== Infinity) out.push(Infinity);
+  return out;
+}

@@ -1,0 +1,11 @@
+/** Secrets are not in wrangler.toml, so `wrangler types` cannot see them: declared here. */
+declare namespace Cloudflare {
+  interface Env {
+    /** Remote write URL, e.g. https://prometheus-us-central1.grafana.net/api/prom/push. Unset: no export. */
+    SECRET_PROM_ENDPOINT?: string;
+    /** Basic auth user (Grafana Cloud: the instance id). */
+    SECRET_PROM_USER?: string;
+    /** Basic auth password with SECRET_PROM_USER, else a Bearer token. */
+    SECRET_PROM_TOKEN?: string;
+  }
+}

@@ -1,0 +1,166 @@
+/** The HTTP API: routes, content negotiation, and the one place errors become responses. */
+import type { ExpositionFormat, Labels } from "../rpc";
+import { drain, readText } from "./body";
+import type { Core } from "./core";
+import { GatewayError, statusOf } from "./errors";
+import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from "./exposition/format";
+
+/** Answers one HTTP request; every error becomes a JSON body `{ error, message }` with its status. */
+export async function handleHttp(request: Request, core: Core, maxBodyBytes: number): Promise<Response> {
+  try {
+    return await route(request, core, maxBodyBytes);
+  } catch (error) {
+    await drain(request.bodyUsed ? null : request.body);
+    return errorResponse(error);
+  }
+}
+
+async function route(request: Request, core: Core, maxBodyBytes: number): Promise<Response> {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  const method = request.method;
+
+  if (path === "/-/healthy") {
+    allow(method, ["GET", "HEAD"]);
+    return text("OK\n");
+  }
+  if (path === "/-/ready") {
+    allow(method, ["GET", "HEAD"]);
+    await core.ready();
+    return text("OK\n");
+  }
+  if (path === "/metrics" || path === "/metrics/") {
+    allow(method, ["GET", "HEAD", "POST"]);
+    if (method === "POST") {
+      const contentType = request.headers.get("content-type") ?? undefined;
+      const body = await readText(request, maxBodyBytes).catch((error: unknown) => {
+        core.countRejected(error);
+        throw error;
+      });
+      return json(await core.push(body, contentType));
+    }
+    return scrape(request, url, core);
+  }
+  const one = /^\/metrics\/([^/]+)$/.exec(path);
+  if (one !== null) {
+    const name = decodeSegment(one[1] ?? "");
+    const labels = queryLabels(url);
+    if (name === "__all") {
+      allow(method, ["DELETE"]);
+      if (Object.keys(labels).length > 0) {
+        throw new GatewayError("BadRequest", "DELETE /metrics/__all takes no labels; use DELETE /metrics/<name>?label=value to filter");
+      }
+      return json(await core.delete("__all", undefined));
+    }
+    allow(method, ["PATCH", "DELETE"]);
+    if (method === "DELETE") return json(await core.delete(name, labels));
+    const by = (await readText(request, maxBodyBytes)).trim();
+    const value = by === "" ? 1 : Number(by);
+    if (by !== "" && !/^[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(by)) {
+      throw new GatewayError("InvalidValue", `PATCH /metrics/${name}: body "${by.slice(0, 40)}" is not a number; send an empty body to add 1, or a number >= 0 to add it`);
+    }
+    await core.inc(name, labels, value);
+    return new Response(null, { status: 204 });
+  }
+  throw new GatewayError("NotFound", `no route for ${path}; see GET /metrics, POST /metrics, PATCH|DELETE /metrics/<name>`);
+}
+
+async function scrape(request: Request, url: URL, core: Core): Promise<Response> {
+  const format = negotiate(url.searchParams.get("format"), request.headers.get("accept"));
+  const body = await core.scrape(format);
+  const headers = new Headers({
+    "Content-Type": format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
+    Vary: "Accept, Accept-Encoding",
+    "Cache-Control": "no-store",
+  });
+  if (request.method === "HEAD") return new Response(null, { headers });
+  if (accepts(request.headers.get("accept-encoding"), "gzip")) {
+    headers.set("Content-Encoding", "gzip");
+    const gz = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
+    // Already compressed: tell the runtime not to encode it again.
+    return new Response(gz, { headers, encodeBody: "manual" });
+  }
+  return new Response(body, { headers });
+}
+
+/**
+ * Text 0.0.4 unless asked otherwise: Prometheus lists OpenMetrics first in its Accept header, but an
+ * OpenMetrics counter must end in `_total`, and a gateway exposes names exactly as pushed.
+ */
+export function negotiate(query: string | null, accept: string | null): ExpositionFormat {
+  if (query !== null) {
+    if (query === "text" || query === "openmetrics") return query;
+    throw new GatewayError("BadRequest", `format=${query} is not a format; use format=text or format=openmetrics`);
+  }
+  if (accept === null || accept.trim() === "") return "text";
+  if (acceptsMedia(accept, "text/plain")) return "text";
+  if (acceptsMedia(accept, "application/openmetrics-text")) return "openmetrics";
+  return "text";
+}
+
+function acceptsMedia(accept: string, media: string): boolean {
+  const [type] = media.split("/");
+  for (const part of accept.split(",")) {
+    const [range = "", ...params] = part.split(";").map((s) => s.trim().toLowerCase());
+    if (range !== media && range !== `${type}/*` && range !== "*/*") continue;
+    if (params.some((p) => /^q\s*=\s*0(\.0*)?$/.test(p))) continue;
+    return true;
+  }
+  return false;
+}
+
+function accepts(header: string | null, coding: string): boolean {
+  if (header === null) return false;
+  return header.split(",").some((part) => {
+    const [name = "", ...params] = part.split(";").map((s) => s.trim().toLowerCase());
+    return name === coding && !params.some((p) => /^q\s*=\s*0(\.0*)?$/.test(p));
+  });
+}
+
+/** Query parameters as labels; a label given twice is ambiguous and rejected. */
+function queryLabels(url: URL): Labels {
+  const labels: Labels = {};
+  for (const [name, value] of url.searchParams) {
+    if (Object.hasOwn(labels, name)) throw new GatewayError("BadRequest", `label "${name}" is given twice in the query string; give each label once`);
+    labels[name] = value;
+  }
+  return labels;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new GatewayError("BadRequest", `path segment "${segment}" is not valid percent-encoding`);
+  }
+}
+
+function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) {
+    throw Object.assign(new GatewayError("MethodNotAllowed", `${method} is not allowed here; allowed: ${methods.join(", ")}`), {
+      allow: methods.join(", "),
+    });
+  }
+}
+
+/** The one mapping from thrown errors to responses. */
+export function errorResponse(error: unknown): Response {
+  const status = statusOf(error);
+  const name = error instanceof Error ? error.name : "Error";
+  const message = status === 500 ? "internal error (logged by the gateway); retry the request" : error instanceof Error ? error.message : String(error);
+  if (status === 500) console.error("unhandled error", error);
+  const headers: Record<string, string> = {};
+  if (error instanceof Error && "allow" in error && typeof error.allow === "string") headers.Allow = error.allow;
+  return json({ error: status === 500 ? "InternalError" : name, message }, status, headers);
+}
+
+function json(value: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(`${JSON.stringify(value)}\n`, {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+function text(body: string): Response {
+  return new Response(body, { headers: { "Content-Type": "text/plain; charset=utf-8" } });
+}

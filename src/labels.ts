@@ -1,0 +1,87 @@
+/** Canonical label keys: a series' labels sorted by name and rendered as exposition text. */
+import type { LabelPairs } from "./model";
+import { isLegacyLabelName } from "./names";
+import { escapeLabelValue } from "./exposition/escape";
+
+/**
+ * The canonical key of a label set: pairs sorted by name, rendered exactly as they appear between
+ * the braces of an exposition line (`a="x",b="y\"z"`), so a stored key is written out verbatim.
+ * The empty label set is `""`. Label names must already be validated and distinct.
+ */
+export function labelKey(pairs: LabelPairs): string {
+  const n = pairs.length >> 1;
+  if (n === 0) return "";
+  if (n === 1) return renderPair(pairs[0] ?? "", pairs[1] ?? "");
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i << 1);
+  order.sort((a, b) => compareNames(pairs[a] ?? "", pairs[b] ?? ""));
+  let key = "";
+  for (const i of order) key += (key === "" ? "" : ",") + renderPair(pairs[i] ?? "", pairs[i + 1] ?? "");
+  return key;
+}
+
+/** `name="value"`, quoting a name that is not a legacy identifier (Prometheus 3 UTF-8 names). */
+export function renderPair(name: string, value: string): string {
+  const n = isLegacyLabelName(name) ? name : `"${escapeLabelValue(name)}"`;
+  return `${n}="${escapeLabelValue(value)}"`;
+}
+
+/** Label sets as pairs, parsed back from a key made by {@link labelKey}. */
+export function parseLabelKey(key: string): LabelPairs {
+  const out: LabelPairs = [];
+  let i = 0;
+  while (i < key.length) {
+    let name: string;
+    if (key.charCodeAt(i) === 34) {
+      const r = readQuoted(key, i);
+      name = r.value;
+      i = r.end;
+    } else {
+      const eq = key.indexOf("=", i);
+      name = key.slice(i, eq);
+      i = eq;
+    }
+    const r = readQuoted(key, i + 1); // skip '='
+    out.push(name, r.value);
+    i = r.end + 1; // skip ','
+  }
+  return out;
+}
+
+function readQuoted(s: string, start: number): { value: string; end: number } {
+  let value = "";
+  let i = start + 1;
+  let from = i;
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c === 34) break;
+    if (c === 92) {
+      value += s.slice(from, i);
+      const e = s.charCodeAt(i + 1);
+      value += e === 110 ? "\n" : e === 34 ? '"' : "\\";
+      i += 2;
+      from = i;
+      continue;
+    }
+    i++;
+  }
+  return { value: value + s.slice(from, i), end: i + 1 };
+}
+
+/** Whether a label set includes every pair of `subset` (both as pairs). */
+export function includesAll(pairs: LabelPairs, subset: LabelPairs): boolean {
+  outer: for (let j = 0; j < subset.length; j += 2) {
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (pairs[i] === subset[j]) {
+        if (pairs[i + 1] === subset[j + 1]) continue outer;
+        return false;
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,151 @@
+/**
+ * The aggregation rules, as pure functions: turn a parsed push into keyed series values, then fold
+ * them onto what is stored (counters and untyped summed, gauges replaced, histograms summed bucket
+ * by bucket, summaries' sum and count summed with quantiles replaced).
+ */
+import { GatewayError } from "./errors";
+import type { SeriesValue } from "./exposition/format";
+import { labelKey } from "./labels";
+import type { Family, MetricType, Series } from "./model";
+
+/** One family of a push, ready to apply: label sets keyed, values packed. */
+export interface PreparedFamily {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+  /** Label keys (see `labelKey`), parallel to `values`. */
+  keys: string[];
+  values: SeriesValue[];
+}
+
+/** Prefix of the gateway's own metrics; pushes may not use it. */
+export const SELF_PREFIX = "metrics_gateway_";
+
+/**
+ * Keys and packs every series of a parsed push, checking what needs no stored state: reserved
+ * names, duplicate label sets, counter values, histogram `_sum` / `_count` presence.
+ * Throws a {@link GatewayError} naming the family and series at fault.
+ */
+export function prepare(families: readonly Family[]): PreparedFamily[] {
+  const out: PreparedFamily[] = [];
+  for (const family of families) {
+    checkNotReserved(family.name);
+    const keys: string[] = [];
+    const values: SeriesValue[] = [];
+    const seen = new Set<string>();
+    for (const series of family.series) {
+      const key = labelKey(series.labels);
+      if (seen.has(key)) {
+        throw new GatewayError("InvalidValue", `metric "${family.name}{${key}}": the same series appears twice in one push; send each label set once`);
+      }
+      seen.add(key);
+      keys.push(key);
+      values.push(pack(family, series, key));
+    }
+    out.push({ name: family.name, type: family.type, help: family.help, unit: family.unit, keys, values });
+  }
+  return out;
+}
+
+/** Rejects names under the gateway's own {@link SELF_PREFIX}. */
+export function checkNotReserved(name: string): void {
+  if (name.startsWith(SELF_PREFIX)) {
+    throw new GatewayError("InvalidName", `metric "${name}": the prefix "${SELF_PREFIX}" is reserved for the gateway's own metrics; rename the metric`);
+  }
+}
+
+function pack(family: Family, series: Series, key: string): SeriesValue {
+  const where = `metric "${family.name}{${key}}"`;
+  switch (series.kind) {
+    case "scalar":
+      if (family.type === "counter" && !(series.value >= 0 && series.value !== Infinity)) {
+        throw new GatewayError(
+          "InvalidValue",
+          `${where}: counter value ${series.value} is not a finite number >= 0; counters only go up (use a gauge for values that go down)`,
+        );
+      }
+      return series.value;
+    case "histogram": {
+      const n = series.bounds.length;
+      const inf = series.counts[n - 1] ?? 0;
+      if (series.sum === undefined) {
+        throw new GatewayError("InvalidValue", `${where}: histogram has no _sum sample; the gateway needs _sum to aggregate, add it`);
+      }
+      return packArrays(series.sum, series.count ?? inf, series.bounds, series.counts);
+    }
+    case "summary":
+      if (series.sum === undefined || series.count === undefined) {
+        throw new GatewayError("InvalidValue", `${where}: summary needs both _sum and _count samples to aggregate; add them`);
+      }
+      return packArrays(series.sum, series.count, series.quantiles, series.values);
+  }
+}
+
+/** `[sum, count, ...at, ...values]`: the packed form of histograms and summaries. */
+export function packArrays(sum: number, count: number, at: readonly number[], values: readonly number[]): Float64Array {
+  const n = at.length;
+  const packed = new Float64Array(2 + 2 * n);
+  packed[0] = sum;
+  packed[1] = count;
+  for (let i = 0; i < n; i++) {
+    packed[2 + i] = at[i] ?? NaN;
+    packed[2 + n + i] = values[i] ?? NaN;
+  }
+  return packed;
+}
+
+/**
+ * The stored value after applying `pushed` onto `stored` (undefined when new).
+ * Throws TypeConflict when a histogram's bucket layout differs from the stored one.
+ */
+export function merge(type: MetricType, stored: SeriesValue | undefined, pushed: SeriesValue, where: string): SeriesValue {
+  if (stored === undefined) return pushed;
+  switch (type) {
+    case "gauge":
+      return pushed;
+    case "counter":
+    case "untyped":
+      return (stored as number) + (pushed as number);
+    case "histogram": {
+      const a = stored as Float64Array;
+      const b = pushed as Float64Array;
+      if (!sameLayout(a, b)) {
+        throw new GatewayError(
+          "TypeConflict",
+          `${where}: bucket layout ${describeBounds(b)} differs from the stored ${describeBounds(a)}; push the same buckets, or delete the series first`,
+        );
+      }
+      const out = new Float64Array(a.length);
+      const n = (a.length - 2) >> 1;
+      out[0] = (a[0] ?? 0) + (b[0] ?? 0);
+      out[1] = (a[1] ?? 0) + (b[1] ?? 0);
+      for (let i = 0; i < n; i++) {
+        out[2 + i] = a[2 + i] ?? NaN;
+        out[2 + n + i] = (a[2 + n + i] ?? 0) + (b[2 + n + i] ?? 0);
+      }
+      return out;
+    }
+    case "summary": {
+      const a = stored as Float64Array;
+      const out = Float64Array.from(pushed as Float64Array);
+      out[0] = (a[0] ?? 0) + (out[0] ?? 0);
+      out[1] = (a[1] ?? 0) + (out[1] ?? 0);
+      return out;
+    }
+  }
+}
+
+function sameLayout(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  const n = (a.length - 2) >> 1;
+  for (let i = 2; i < 2 + n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function describeBounds(v: Float64Array): string {
+  const n = (v.length - 2) >> 1;
+  const bounds: string[] = [];
+  for (let i = 2; i < 2 + n; i++) bounds.push(String(v[i]).replace("Infinity", "+Inf"));
+  return `[${bounds.join(", ")}]`;
+}

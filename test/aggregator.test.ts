@@ -1,0 +1,96 @@
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { rejection } from "./helpers";
+
+const gw = exports.default;
+const stub = () => env.AGGREGATOR.getByName("aggregator");
+
+beforeEach(async () => {
+  await gw.delete("__all");
+});
+
+describe("aggregator storage", () => {
+  it("keeps one row per series in a versioned WITHOUT ROWID schema", async () => {
+    await gw.inc("a_total", { x: "1" });
+    await gw.inc("a_total", { x: "1" });
+    await gw.inc("a_total", { x: "2" });
+    await gw.observe("h", undefined, 1);
+    await runInDurableObject(stub(), (_instance, state) => {
+      const sql = state.storage.sql;
+      expect(sql.exec<{ value: number }>("SELECT value FROM state WHERE key = 'schema_version'").one().value).toBe(1);
+      const rows = sql.exec<{ family: string; labels: string; value: number | null }>("SELECT family, labels, value FROM series ORDER BY family, labels").toArray();
+      expect(rows.map((r) => [r.family, r.labels, r.value])).toEqual([
+        ["a_total", 'x="1"', 2],
+        ["a_total", 'x="2"', 1],
+        ["h", "", null],
+      ]);
+      const ddl = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'series'").one().sql;
+      expect(ddl).toContain("WITHOUT ROWID");
+    });
+  });
+
+  it("loses nothing when the object is evicted and rebuilt from SQLite", async () => {
+    await gw.push(
+      [
+        "# HELP c Counter help.",
+        "# TYPE c counter",
+        'c{a="x"} 3',
+        "# TYPE g gauge",
+        "g NaN",
+        "# TYPE h histogram",
+        'h_bucket{le="1"} 1',
+        'h_bucket{le="+Inf"} 2',
+        "h_sum 3.5",
+        "h_count 2",
+        "# TYPE s summary",
+        's{quantile="0.5"} 1.5',
+        "s_sum 10",
+        "s_count 4",
+        "",
+      ].join("\n"),
+    );
+    const before = await gw.scrape();
+    await abortAllDurableObjects();
+    const after = await gw.scrape();
+    const strip = (t: string) => t.replace(/metrics_gateway_pushes_[^\n]*\n/g, "");
+    expect(strip(after)).toBe(strip(before));
+    expect(after).toContain("g NaN\n");
+    expect(after).toContain('h_bucket{le="+Inf"} 2\n');
+    // and it keeps aggregating on top of what it reloaded
+    await gw.push('# TYPE c counter\nc{a="x"} 1\n');
+    expect(await gw.scrape()).toContain('c{a="x"} 4\n');
+  });
+
+  it("applies a push whole or not at all", async () => {
+    await gw.push("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n");
+    const before = await gw.scrape();
+    // The first family is fine, the second conflicts on its bucket layout: nothing may change.
+    const error = await rejection(
+      gw.push("# TYPE ok counter\nok 1\n# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n"),
+    );
+    expect(error.message).toMatch(/bucket layout/);
+    const after = await gw.scrape();
+    const strip = (t: string) => t.replace(/metrics_gateway_pushes_[^\n]*\n/g, "");
+    expect(strip(after)).toBe(strip(before));
+    await runInDurableObject(stub(), (_i, state) => {
+      expect(state.storage.sql.exec("SELECT * FROM series WHERE family = 'ok'").toArray()).toEqual([]);
+    });
+  });
+
+  it("merges summaries: sum and count added, quantiles replaced", async () => {
+    await gw.push('# TYPE s summary\ns{quantile="0.9"} 5\ns_sum 10\ns_count 2\n');
+    await gw.push('# TYPE s summary\ns{quantile="0.9"} 7\ns_sum 4\ns_count 1\n');
+    const text = await gw.scrape();
+    expect(text).toContain('s{quantile="0.9"} 7\ns_sum 14\ns_count 3\n');
+  });
+
+  it("enforces MAX_SERIES on new series only", async () => {
+    const max = Number(env.MAX_SERIES);
+    const lines = Array.from({ length: max }, (_, i) => `x{i="${i}"} 1`).join("\n");
+    await gw.push(`${lines}\n`);
+    expect((await rejection(gw.inc("y_total"))).name).toBe("LimitExceeded");
+    await gw.push(`${lines}\n`); // existing series are still writable
+    expect(await gw.scrape()).toContain('x{i="0"} 2\n');
+  });
+});

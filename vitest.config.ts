@@ -1,0 +1,39 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Unit and boundary tests, inside workerd.
+        plugins: [
+          cloudflareTest({
+            main: "./src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Tests must not depend on a developer's .dev.vars: pin what the suite relies on.
+              bindings: { MAX_BODY_BYTES: "1048576", MAX_SERIES: "20000" },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          globalSetup: ["./test/setup/vectors.ts"],
+          include: ["test/*.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Integration tests in Node: real `wrangler dev`, real promtool and Prometheus on 127.0.0.1.
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/integration/*.test.ts", "test/node/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
