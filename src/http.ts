@@ -74,11 +74,10 @@ async function scrape(request: Request, url: URL, core: Core): Promise<Response>
     "Cache-Control": "no-store",
   });
   if (request.method === "HEAD") return new Response(null, { headers });
-  if (accepts(request.headers.get("accept-encoding"), "gzip")) {
+  if (accepts(clientAcceptEncoding(request), "gzip")) {
+    // The runtime compresses the body itself for this header (encodeBody "automatic"), and decodes
+    // it again for a client that turns out not to accept gzip (as Cloudflare's edge does).
     headers.set("Content-Encoding", "gzip");
-    const gz = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
-    // Already compressed: tell the runtime not to encode it again.
-    return new Response(gz, { headers, encodeBody: "manual" });
   }
   return new Response(body, { headers });
 }
@@ -107,6 +106,16 @@ function acceptsMedia(accept: string, media: string): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * What the client itself accepts. Cloudflare (and `wrangler dev`) rewrite Accept-Encoding to
+ * "br, gzip" before the Worker sees it and keep the client's own value in `cf.clientAcceptEncoding`
+ * ("" when it sent none); through a service binding the header arrives as sent.
+ */
+function clientAcceptEncoding(request: Request): string | null {
+  const original: unknown = request.cf?.clientAcceptEncoding;
+  return typeof original === "string" ? original : request.headers.get("accept-encoding");
 }
 
 function accepts(header: string | null, coding: string): boolean {

@@ -3,6 +3,7 @@
  * disk), checked with the real promtool and scraped by a real Prometheus.
  */
 import { execFileSync } from "node:child_process";
+import { get } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, startPrometheus, tempDir, type Server } from "./servers";
 
@@ -58,6 +59,23 @@ describe("wrangler dev", () => {
       result = `${e.stdout ?? ""}${e.stderr ?? ""}`;
     }
     expect(result).not.toMatch(/error while linting|parse error|text format parsing error/i);
+  });
+
+  it("gzips only for clients that accept it (wrangler dev rewrites Accept-Encoding)", async () => {
+    const raw = (headers: Record<string, string>) =>
+      new Promise<{ encoding: string | undefined; head: Buffer }>((ok, fail) => {
+        get(`${gateway.url}/metrics`, { headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => ok({ encoding: res.headers["content-encoding"], head: Buffer.concat(chunks).subarray(0, 2) }));
+        }).on("error", fail);
+      });
+    const plain = await raw({});
+    expect(plain.encoding).toBeUndefined();
+    expect(plain.head.toString()).toBe("# ");
+    const gz = await raw({ "Accept-Encoding": "gzip" });
+    expect(gz.encoding).toBe("gzip");
+    expect([...gz.head]).toEqual([0x1f, 0x8b]);
   });
 
   it("answers 413 for an oversized body and serves the next request normally", async () => {
