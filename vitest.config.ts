@@ -12,7 +12,14 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // Tests must not depend on a developer's .dev.vars: pin what the suite relies on.
-              bindings: { MAX_BODY_BYTES: "1048576", MAX_SERIES: "20000" },
+              bindings: {
+                MAX_BODY_BYTES: "1048576",
+                MAX_SERIES: "20000",
+                // Nothing listens here: tests that export replace fetch with a scripted receiver.
+                SECRET_PROM_ENDPOINT: "http://receiver.test/api/v1/write",
+                SECRET_PROM_USER: "",
+                SECRET_PROM_TOKEN: "",
+              },
             },
           }),
         ],

@@ -9,7 +9,9 @@ import { renderFamily, type SeriesValue } from "./exposition/format";
 import { includesAll, parseLabelKey } from "./labels";
 import { merge, type PreparedFamily } from "./merge";
 import type { LabelPairs, MetricType } from "./model";
-import { renderSelfMetrics, type Counters } from "./self-metrics";
+import type { ExportReport, ExportSnapshot } from "./export";
+import type { StaleSeries } from "./remote-write/write-request";
+import { newCounters, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
 import { Store, valueOf } from "./store";
 
 interface FamilyState {
@@ -30,7 +32,7 @@ export class Aggregator extends DurableObject<Env> {
   readonly #families = new Map<string, FamilyState>();
   #seriesCount = 0;
   #sortedNames: string[] | null = null;
-  readonly #counters: Counters = { accepted: 0, rejected: new Map() };
+  readonly #counters: Counters = newCounters();
   /** `family \0 key` of every series owed a stale marker (mirrors the `tombstones` table). */
   readonly #tombstoned = new Set<string>();
 
@@ -48,6 +50,7 @@ export class Aggregator extends DurableObject<Env> {
       this.#seriesCount++;
     }
     for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
+    this.#counters.export.lastSuccessSeconds = (this.#store.getState("last_success_ms") ?? 0) / 1000;
   }
 
   /** Deleted series are remembered for a stale marker only when there is an export to send it. */
@@ -195,10 +198,7 @@ export class Aggregator extends DurableObject<Env> {
   /** Everything stored plus the gateway's own metrics, families by name and series by labels. */
   render(format: ExpositionFormat): string {
     const openmetrics = format === "openmetrics";
-    const self = renderSelfMetrics(
-      { families: this.#families.size, series: this.#seriesCount, counters: this.#counters },
-      openmetrics,
-    );
+    const self = renderSelfMetrics({ families: this.#families.size, series: this.#seriesCount, counters: this.#counters }, openmetrics);
     if (this.#sortedNames === null) this.#sortedNames = [...this.#families.keys()].sort(compare);
     const parts: string[] = [];
     let selfDone = false;
@@ -239,6 +239,44 @@ export class Aggregator extends DurableObject<Env> {
     if (openmetrics) state.openmetrics = text;
     else state.text = text;
     return text;
+  }
+
+  /**
+   * A copy of every series and every pending stale marker for the export, taken in one synchronous
+   * step (so it is consistent) and handed to the Worker, which encodes and sends it while this object
+   * goes on taking writes. The sample time is `scheduledTime`, moved past the previous run's when
+   * needed, so per series timestamps strictly increase from one run to the next.
+   */
+  snapshot(scheduledTime: number): ExportSnapshot {
+    const last = this.#store.getState("last_export_ms") ?? 0;
+    const timestampMs = Math.max(Math.floor(scheduledTime), last + 1);
+    this.#store.setState("last_export_ms", timestampMs);
+    const families: ExportSnapshot["families"] = [];
+    for (const state of this.#families.values()) {
+      families.push({ name: state.name, type: state.type, help: state.help, unit: state.unit, series: [...state.series] });
+    }
+    families.push(...selfFamilies({ families: this.#families.size, series: this.#seriesCount, counters: this.#counters }));
+    const stale: StaleSeries[] = this.#store.tombstones().map((row) => ({ family: row.family, type: row.type, key: row.labels, value: valueOf(row) }));
+    return { families, stale, timestampMs, upTo: Date.now() };
+  }
+
+  /** Records an export run: its counters, and on full success the stale markers it delivered. */
+  exported(report: ExportReport): void {
+    const ex = this.#counters.export;
+    ex.samplesSent += report.samplesSent;
+    ex.samplesFailed += report.samplesFailed;
+    ex.retries += report.retries;
+    for (const [outcome, n] of Object.entries(report.attempts) as [keyof typeof ex.attempts, number][]) ex.attempts[outcome] += n;
+    for (const [reason, n] of Object.entries(report.dropped)) ex.dropped.set(reason, (ex.dropped.get(reason) ?? 0) + n);
+    ex.lastDurationSeconds = report.durationMs / 1000;
+    if (!report.ok) return;
+    ex.lastSuccessSeconds = report.timestampMs / 1000;
+    this.ctx.storage.transactionSync(() => {
+      this.#store.setState("last_success_ms", report.timestampMs);
+      this.#store.clearTombstonesUpTo(report.upTo);
+    });
+    this.#tombstoned.clear();
+    for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
   }
 
   /** Counts a push rejected before it reached this object (parse errors, size limits). */

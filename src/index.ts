@@ -6,6 +6,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DeleteResult, Labels, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
 import { Core } from "./core";
 import { GatewayError } from "./errors";
+import { runExport } from "./export";
 import { handleHttp } from "./http";
 
 export { Aggregator } from "./aggregator";
@@ -16,6 +17,11 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
 
   override async fetch(request: Request): Promise<Response> {
     return handleHttp(request, this.#core, Number(this.env.MAX_BODY_BYTES));
+  }
+
+  /** The cron trigger: remote write export of everything stored (see src/export.ts). */
+  override async scheduled(controller: ScheduledController): Promise<void> {
+    await runExport(this.env, controller.scheduledTime);
   }
 
   async inc(name: string, labels?: Labels, value?: number): Promise<void> {

@@ -1,12 +1,42 @@
-/** The gateway's own metrics (`metrics_gateway_*`), rendered into every scrape. */
+/** The gateway's own metrics (`metrics_gateway_*`), in every scrape and every remote-write export. */
 import type { ErrorName } from "./errors";
-import { renderFamily, type FamilyView } from "./exposition/format";
+import { renderFamily, type SeriesValue } from "./exposition/format";
 import { renderPair } from "./labels";
+import type { MetricType } from "./model";
+import type { AttemptOutcome } from "./remote-write/send";
 
 /** In-memory counters of an aggregator; they restart from zero with the object, as process counters do. */
 export interface Counters {
   accepted: number;
   rejected: Map<string, number>;
+  export: ExportCounters;
+}
+
+export interface ExportCounters {
+  samplesSent: number;
+  samplesFailed: number;
+  attempts: Record<AttemptOutcome, number>;
+  retries: number;
+  dropped: Map<string, number>;
+  /** Seconds since the epoch of the last run whose every request succeeded; 0 before the first. */
+  lastSuccessSeconds: number;
+  lastDurationSeconds: number;
+}
+
+export function newCounters(): Counters {
+  return {
+    accepted: 0,
+    rejected: new Map(),
+    export: {
+      samplesSent: 0,
+      samplesFailed: 0,
+      attempts: { success: 0, client_error: 0, server_error: 0, rate_limited: 0, network_error: 0 },
+      retries: 0,
+      dropped: new Map(),
+      lastSuccessSeconds: 0,
+      lastDurationSeconds: 0,
+    },
+  };
 }
 
 /** Rejection reasons a client can cause; each is exposed from zero so alerts can rate() them at once. */
@@ -20,44 +50,76 @@ const REASONS: readonly ErrorName[] = [
   "UnsupportedMediaType",
 ];
 
+/** Why the export drops a series; exposed from zero likewise. */
+const DROP_REASONS = ["duplicate_label", "invalid_name", "invalid_value", "malformed_key"];
+
 export interface SelfStats {
   families: number;
   series: number;
   counters: Counters;
 }
 
-/** The self-metric families, by name, as exposition text. */
-export function renderSelfMetrics(stats: SelfStats, openmetrics: boolean): string {
-  const reasons = new Set<string>([...REASONS, ...stats.counters.rejected.keys()]);
-  const families: FamilyView[] = [
-    {
-      name: "metrics_gateway_families",
-      type: "gauge",
-      help: "Metric families stored.",
-      unit: "",
-      series: [["", stats.families]],
-    },
-    {
-      name: "metrics_gateway_pushes_accepted_total",
-      type: "counter",
-      help: "Writes (HTTP pushes and RPC calls) applied, since the aggregator started.",
-      unit: "",
-      series: [["", stats.counters.accepted]],
-    },
-    {
-      name: "metrics_gateway_pushes_rejected_total",
-      type: "counter",
-      help: "Writes rejected, by reason (the error name), since the aggregator started.",
-      unit: "",
-      series: [...reasons].sort().map((r) => [renderPair("reason", r), stats.counters.rejected.get(r) ?? 0] as const),
-    },
-    {
-      name: "metrics_gateway_series",
-      type: "gauge",
-      help: "Series stored.",
-      unit: "",
-      series: [["", stats.series]],
-    },
+/** A self-metric family with its series in output order. */
+export interface SelfFamily {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+  series: [string, SeriesValue][];
+}
+
+/** The self-metric families, sorted by name. */
+export function selfFamilies(stats: SelfStats): SelfFamily[] {
+  const { counters } = stats;
+  const ex = counters.export;
+  const byLabel = (label: string, keys: Iterable<string>, get: (k: string) => number): [string, number][] =>
+    [...new Set(keys)].sort().map((k) => [renderPair(label, k), get(k)]);
+  const family = (name: string, type: MetricType, help: string, series: [string, SeriesValue][]): SelfFamily => ({ name, type, help, unit: "", series });
+  return [
+    family("metrics_gateway_families", "gauge", "Metric families stored.", [["", stats.families]]),
+    family("metrics_gateway_pushes_accepted_total", "counter", "Writes (HTTP pushes and RPC calls) applied, since the aggregator started.", [["", counters.accepted]]),
+    family(
+      "metrics_gateway_pushes_rejected_total",
+      "counter",
+      "Writes rejected, by reason (the error name), since the aggregator started.",
+      byLabel("reason", [...REASONS, ...counters.rejected.keys()], (r) => counters.rejected.get(r) ?? 0),
+    ),
+    family(
+      "metrics_gateway_remote_write_last_run_duration_seconds",
+      "gauge",
+      "Duration of the last remote-write export run.",
+      [["", ex.lastDurationSeconds]],
+    ),
+    family(
+      "metrics_gateway_remote_write_last_success_timestamp_seconds",
+      "gauge",
+      "When the last export run whose every request succeeded ran (0: never).",
+      [["", ex.lastSuccessSeconds]],
+    ),
+    family(
+      "metrics_gateway_remote_write_requests_total",
+      "counter",
+      "Remote-write HTTP attempts, by outcome.",
+      byLabel("outcome", Object.keys(ex.attempts), (o) => ex.attempts[o as AttemptOutcome]),
+    ),
+    family("metrics_gateway_remote_write_retries_total", "counter", "Remote-write attempts that were retried.", [["", ex.retries]]),
+    family("metrics_gateway_remote_write_samples_total", "counter", "Remote-write samples, by outcome of their request.", [
+      [renderPair("outcome", "failure"), ex.samplesFailed],
+      [renderPair("outcome", "success"), ex.samplesSent],
+    ]),
+    family(
+      "metrics_gateway_remote_write_series_dropped_total",
+      "counter",
+      "Series left out of an export because a receiver would reject them, by reason.",
+      byLabel("reason", [...DROP_REASONS, ...ex.dropped.keys()], (r) => ex.dropped.get(r) ?? 0),
+    ),
+    family("metrics_gateway_series", "gauge", "Series stored.", [["", stats.series]]),
   ];
-  return families.map((f) => renderFamily(f, openmetrics)).join("");
+}
+
+/** The self-metric families as exposition text. */
+export function renderSelfMetrics(stats: SelfStats, openmetrics: boolean): string {
+  return selfFamilies(stats)
+    .map((f) => renderFamily(f, openmetrics))
+    .join("");
 }

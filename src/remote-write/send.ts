@@ -1,0 +1,139 @@
+/**
+ * Sends encoded remote-write requests: snappy block compression, the spec's headers, bounded
+ * concurrency, and retries (5xx, 429, network errors) with exponential backoff, jitter and
+ * `Retry-After`, all within a time budget.
+ */
+import { compress } from "snappyjs";
+import { USER_AGENT } from "../version";
+import type { EncodedBatch } from "./write-request";
+
+export interface SendConfig {
+  endpoint: string;
+  /** Basic auth with `token` as the password when set (Grafana Cloud: the instance id). */
+  user: string | undefined;
+  /** Basic auth password with `user`, else a Bearer token. */
+  token: string | undefined;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Time for the whole run, retries included, in ms. */
+  budgetMs: number;
+}
+
+/** The parts of the environment `send` uses, injectable for tests. */
+export interface SendDeps {
+  fetch: (request: Request) => Promise<Response>;
+  sleep: (ms: number) => Promise<void>;
+  now: () => number;
+  random: () => number;
+}
+
+/** Outcomes of single HTTP attempts. */
+export type AttemptOutcome = "success" | "client_error" | "server_error" | "rate_limited" | "network_error";
+
+export interface SendResult {
+  /** Every batch was accepted. */
+  ok: boolean;
+  samplesSent: number;
+  samplesFailed: number;
+  attempts: Record<AttemptOutcome, number>;
+  retries: number;
+}
+
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 8_000;
+
+/** The headers remote write 1.0 requires, plus authentication. */
+export function remoteWriteHeaders(config: Pick<SendConfig, "user" | "token">): Headers {
+  const headers = new Headers({
+    "Content-Encoding": "snappy",
+    "Content-Type": "application/x-protobuf",
+    "X-Prometheus-Remote-Write-Version": "0.1.0",
+    "User-Agent": USER_AGENT,
+  });
+  const { user, token } = config;
+  if (user !== undefined && user !== "") headers.set("Authorization", `Basic ${btoa(`${user}:${token ?? ""}`)}`);
+  else if (token !== undefined && token !== "") headers.set("Authorization", `Bearer ${token}`);
+  return headers;
+}
+
+/**
+ * Sends every batch, at most `concurrency` at a time. A batch is retried on 5xx, 429 and network
+ * errors until it succeeds or the budget would be exceeded; any other 4xx is final and its body is
+ * logged verbatim. Never throws.
+ */
+export async function sendBatches(batches: readonly EncodedBatch[], config: SendConfig, deps: SendDeps): Promise<SendResult> {
+  const result: SendResult = {
+    ok: true,
+    samplesSent: 0,
+    samplesFailed: 0,
+    attempts: { success: 0, client_error: 0, server_error: 0, rate_limited: 0, network_error: 0 },
+    retries: 0,
+  };
+  const deadline = deps.now() + config.budgetMs;
+  const headers = remoteWriteHeaders(config);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      const batch = batches[next++];
+      if (batch === undefined) return;
+      const sent = await sendOne(compress(batch.body), config.endpoint, headers, deadline, deps, result);
+      if (sent) result.samplesSent += batch.samples;
+      else {
+        result.ok = false;
+        result.samplesFailed += batch.samples;
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < Math.max(1, Math.min(config.concurrency, batches.length)); i++) workers.push(worker());
+  await Promise.all(workers);
+  return result;
+}
+
+async function sendOne(body: Uint8Array, endpoint: string, headers: Headers, deadline: number, deps: SendDeps, result: SendResult): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    let outcome: AttemptOutcome;
+    let retryAfter: number | undefined;
+    let detail: string;
+    try {
+      const response = await deps.fetch(new Request(endpoint, { method: "POST", headers, body }));
+      if (response.status >= 200 && response.status < 300) {
+        await response.body?.cancel();
+        result.attempts.success++;
+        return true;
+      }
+      const text = await response.text().catch(() => "");
+      detail = `HTTP ${response.status}: ${text}`;
+      if (response.status === 429 || response.status >= 500) {
+        outcome = response.status === 429 ? "rate_limited" : "server_error";
+        retryAfter = parseRetryAfter(response.headers.get("retry-after"), deps.now());
+      } else {
+        result.attempts.client_error++;
+        console.error(`remote write: ${endpoint} rejected a request with HTTP ${response.status}, not retrying: ${text}`);
+        return false;
+      }
+    } catch (error) {
+      outcome = "network_error";
+      detail = `network error: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    result.attempts[outcome]++;
+    const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt);
+    // Full jitter over the upper half keeps retries of concurrent batches apart.
+    const wait = retryAfter ?? backoff / 2 + deps.random() * (backoff / 2);
+    if (deps.now() + wait > deadline) {
+      console.error(`remote write: giving up on a request after ${attempt + 1} attempts (time budget spent); last: ${detail}`);
+      return false;
+    }
+    result.retries++;
+    await deps.sleep(wait);
+  }
+}
+
+/** `Retry-After` as ms from now: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

@@ -1,0 +1,222 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import Gateway from "../src/index";
+import { readCompressed, seriesName, type ReadRequest } from "./remote-write-reader";
+
+const gw = exports.default;
+const ENDPOINT = "http://receiver.test/api/v1/write";
+
+interface Received {
+  at: number;
+  headers: Headers;
+  request: ReadRequest;
+  raw: Uint8Array;
+}
+
+/** Replaces fetch with a receiver that answers from `script` in order (the last answer repeats). */
+function receiver(script: (() => Response | Promise<Response>)[]): Received[] {
+  const received: Received[] = [];
+  let call = 0;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    expect(request.url).toBe(ENDPOINT);
+    const raw = new Uint8Array(await request.arrayBuffer());
+    received.push({ at: Date.now(), headers: request.headers, request: readCompressed(raw), raw });
+    const answer = script[Math.min(call++, script.length - 1)];
+    if (answer === undefined) throw new Error("no answer scripted");
+    return answer();
+  });
+  return received;
+}
+
+async function cron(scheduledTime: number, overrides: Partial<Env> = {}): Promise<void> {
+  const ctx = createExecutionContext();
+  const gateway = new Gateway(ctx, { ...env, ...overrides });
+  await gateway.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime }));
+  await waitOnExecutionContext(ctx);
+}
+
+function find(request: ReadRequest, name: string) {
+  return request.series.find((s) => seriesName(s) === name);
+}
+
+beforeEach(async () => {
+  await gw.delete("__all");
+  // Settle the tombstones of that delete with an export that succeeds.
+  receiver([() => new Response(null, { status: 204 })]);
+  await cron(Date.now());
+  vi.restoreAllMocks();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("cron export", () => {
+  it("sends remote write 1.0 with the spec's headers, sorted labels, run timestamps and metadata (204)", async () => {
+    await gw.push('# HELP jobs_total Jobs run.\n# TYPE jobs_total counter\njobs_total{queue="b",env="prod"} 3\n');
+    await gw.set("temperature", { room: "a", empty: "" }, -2.5);
+    await gw.observe("latency_seconds", undefined, 0.3, [0.1, 1]);
+    const received = receiver([() => new Response(null, { status: 204 })]);
+    const t = Date.now() + 60_000;
+    await cron(t);
+
+    expect(received).toHaveLength(1);
+    const [first] = received;
+    if (first === undefined) throw new Error("nothing received");
+    expect(first.headers.get("content-encoding")).toBe("snappy");
+    expect(first.headers.get("content-type")).toBe("application/x-protobuf");
+    expect(first.headers.get("x-prometheus-remote-write-version")).toBe("0.1.0");
+    expect(first.headers.get("user-agent")).toMatch(/^metrics-gateway\/\d+\.\d+\.\d+$/);
+    expect(first.headers.get("authorization")).toBeNull();
+
+    const jobs = find(first.request, 'jobs_total{env="prod",queue="b"}');
+    expect(jobs?.labels.map(([k]) => k)).toEqual(["__name__", "env", "queue"]);
+    expect(jobs?.samples).toEqual([{ value: 3, bits: expect.any(BigInt), timestamp: t }]);
+    // An empty label value is dropped, as Prometheus does.
+    expect(find(first.request, 'temperature{room="a"}')?.samples[0]?.value).toBe(-2.5);
+    expect(find(first.request, 'latency_seconds_bucket{le="0.1"}')?.samples[0]?.value).toBe(0);
+    expect(find(first.request, 'latency_seconds_bucket{le="1.0"}')?.samples[0]?.value).toBe(1);
+    expect(find(first.request, 'latency_seconds_bucket{le="+Inf"}')?.samples[0]?.value).toBe(1);
+    expect(find(first.request, "latency_seconds_sum")?.samples[0]?.value).toBe(0.3);
+    expect(find(first.request, "latency_seconds_count")?.samples[0]?.value).toBe(1);
+    for (const series of first.request.series) {
+      const names = series.labels.map(([k]) => k);
+      expect(names, seriesName(series)).toEqual([...names].sort());
+      expect(series.samples.every((s) => s.timestamp === t)).toBe(true);
+    }
+    expect(first.request.metadata).toContainEqual({ type: 1, family: "jobs_total", help: "Jobs run.", unit: "" });
+    expect(first.request.metadata).toContainEqual({ type: 3, family: "latency_seconds", help: "", unit: "" });
+    // Self-metrics travel with the export.
+    expect(find(first.request, "metrics_gateway_series")?.samples[0]?.value).toBe(3);
+
+    const text = await gw.scrape();
+    expect(text).toContain(`metrics_gateway_remote_write_last_success_timestamp_seconds ${t / 1000}\n`);
+    expect(text).toMatch(/metrics_gateway_remote_write_requests_total\{outcome="success"\} [1-9]/);
+  });
+
+  it("authenticates with Basic when a user is set, Bearer with only a token", async () => {
+    await gw.inc("a_total");
+    const basic = receiver([() => new Response(null, { status: 200 })]);
+    await cron(Date.now(), { SECRET_PROM_USER: "23333", SECRET_PROM_TOKEN: "tok" });
+    expect(basic[0]?.headers.get("authorization")).toBe(`Basic ${btoa("23333:tok")}`);
+    vi.restoreAllMocks();
+    const bearer = receiver([() => new Response(null, { status: 200 })]);
+    await cron(Date.now() + 1, { SECRET_PROM_USER: "", SECRET_PROM_TOKEN: "tok" });
+    expect(bearer[0]?.headers.get("authorization")).toBe("Bearer tok");
+  });
+
+  it("resends the same samples, same timestamps, after a 500", async () => {
+    await gw.inc("retry_total", { a: "1" }, 7);
+    const received = receiver([() => new Response("overloaded", { status: 500 }), () => new Response(null, { status: 204 })]);
+    await cron(Date.now());
+    expect(received).toHaveLength(2);
+    expect(received[1]?.raw).toEqual(received[0]?.raw);
+    const text = await gw.scrape();
+    expect(text).toMatch(/metrics_gateway_remote_write_retries_total [1-9]/);
+    expect(text).toMatch(/metrics_gateway_remote_write_requests_total\{outcome="server_error"\} [1-9]/);
+  });
+
+  it("never resends after a 400 and logs the receiver's body verbatim", async () => {
+    await gw.inc("bad_total");
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const received = receiver([() => new Response("out of order sample for series bad_total", { status: 400 })]);
+    const before = await gw.scrape();
+    await cron(Date.now());
+    expect(received).toHaveLength(1);
+    expect(errors.mock.calls.flat().join(" ")).toContain("out of order sample for series bad_total");
+    const after = await gw.scrape();
+    const lastSuccess = (t: string) => /last_success_timestamp_seconds (\S+)/.exec(t)?.[1];
+    expect(lastSuccess(after)).toBe(lastSuccess(before));
+    expect(after).toMatch(/metrics_gateway_remote_write_samples_total\{outcome="failure"\} [1-9]/);
+  });
+
+  it("waits as long as Retry-After says after a 429", async () => {
+    await gw.inc("limited_total");
+    const received = receiver([
+      () => new Response("slow down", { status: 429, headers: { "Retry-After": "1" } }),
+      () => new Response(null, { status: 204 }),
+    ]);
+    await cron(Date.now());
+    expect(received).toHaveLength(2);
+    const gap = (received[1]?.at ?? 0) - (received[0]?.at ?? 0);
+    expect(gap).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("retries a network error", async () => {
+    await gw.inc("net_total");
+    const received = receiver([
+      () => {
+        throw new TypeError("Network connection lost.");
+      },
+      () => new Response(null, { status: 204 }),
+    ]);
+    await cron(Date.now());
+    expect(received).toHaveLength(2);
+    expect(await gw.scrape()).toMatch(/metrics_gateway_remote_write_requests_total\{outcome="network_error"\} [1-9]/);
+  });
+
+  it("logs one line and succeeds when no endpoint is configured", async () => {
+    await gw.inc("quiet_total");
+    const spy = vi.spyOn(globalThis, "fetch");
+    const logs = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    await cron(Date.now(), { SECRET_PROM_ENDPOINT: "" });
+    expect(spy).not.toHaveBeenCalled();
+    expect(logs).toHaveBeenCalledTimes(1);
+    expect(String(logs.mock.calls[0]?.[0])).toContain("SECRET_PROM_ENDPOINT is not set");
+  });
+
+  it("sends a stale marker with the exact bits once for a deleted series", async () => {
+    await gw.inc("gone_total", { id: "1" });
+    await gw.inc("gone_total", { id: "2" });
+    receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now());
+    vi.restoreAllMocks();
+    await gw.delete("gone_total", { id: "1" });
+
+    const next = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now() + 1);
+    const stale = find(next[0]?.request ?? { series: [], metadata: [] }, 'gone_total{id="1"}');
+    expect(stale?.samples[0]?.bits).toBe(0x7ff0000000000002n);
+    expect(find(next[0]?.request ?? { series: [], metadata: [] }, 'gone_total{id="2"}')?.samples[0]?.value).toBe(1);
+    vi.restoreAllMocks();
+
+    const after = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now() + 2);
+    expect(find(after[0]?.request ?? { series: [], metadata: [] }, 'gone_total{id="1"}')).toBeUndefined();
+  });
+
+  it("keeps a stale marker owed until an export succeeds", async () => {
+    await gw.inc("later_total");
+    await gw.delete("later_total");
+    receiver([() => new Response("no", { status: 400 })]);
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await cron(Date.now());
+    vi.restoreAllMocks();
+    const retry = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now() + 1);
+    expect(find(retry[0]?.request ?? { series: [], metadata: [] }, "later_total")?.samples[0]?.bits).toBe(0x7ff0000000000002n);
+  });
+
+  it("stamps strictly increasing times even when two runs share a scheduled time", async () => {
+    await gw.inc("twice_total");
+    const received = receiver([() => new Response(null, { status: 204 })]);
+    const t = Date.now() + 120_000;
+    await cron(t);
+    await cron(t);
+    const ts = received.map((r) => find(r.request, "twice_total")?.samples[0]?.timestamp);
+    expect(ts).toEqual([t, t + 1]);
+  });
+
+  it("splits large exports into batches of REMOTE_WRITE_BATCH_SIZE series", async () => {
+    const lines = Array.from({ length: 2500 }, (_, i) => `many{i="${i}"} 1`).join("\n");
+    await gw.push(`${lines}\n`);
+    const received = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now(), { REMOTE_WRITE_BATCH_SIZE: "1000" });
+    expect(received.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...received.map((r) => r.request.series.length))).toBeLessThanOrEqual(1000);
+    const total = received.reduce((n, r) => n + r.request.series.filter((s) => seriesName(s).startsWith("many{")).length, 0);
+    expect(total).toBe(2500);
+  });
+});
