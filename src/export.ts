@@ -35,8 +35,8 @@ export function exportConfig(env: Env): (SendConfig & { batchSize: number }) | u
     endpoint,
     user: env.SECRET_PROM_USER,
     token: env.SECRET_PROM_TOKEN,
-    batchSize: positive(env.REMOTE_WRITE_BATCH_SIZE, 2000),
-    concurrency: positive(env.REMOTE_WRITE_CONCURRENCY, 4),
+    batchSize: Math.floor(positive(env.REMOTE_WRITE_BATCH_SIZE, 2000)),
+    concurrency: Math.floor(positive(env.REMOTE_WRITE_CONCURRENCY, 4)),
     budgetMs: positive(env.REMOTE_WRITE_BUDGET_MS, 20_000),
   };
 }
@@ -93,5 +93,5 @@ export async function runExport(env: Env, scheduledTime: number, deps: SendDeps 
 
 function positive(value: string | undefined, fallback: number): number {
   const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
+  return Number.isFinite(n) && n >= 1 ? n : fallback;
 }
