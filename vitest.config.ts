@@ -25,7 +25,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          globalSetup: ["./test/setup/vectors.ts"],
+          globalSetup: ["./test/setup/vectors.ts", "./test/setup/protobuf.ts"],
           include: ["test/*.test.ts"],
           testTimeout: 30_000,
         },

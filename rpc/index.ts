@@ -18,12 +18,25 @@ export type Labels = Record<string, string>;
 /** Exposition formats the gateway reads and writes. */
 export type ExpositionFormat = "text" | "openmetrics";
 
+/**
+ * How a push meets what its group holds: `aggregate` (default) merges with the aggregation rules,
+ * `replace` makes the group hold exactly this push (the Pushgateway's PUT).
+ */
+export type PushMode = "aggregate" | "replace";
+
 export interface PushOptions {
   /**
    * The body's media type: `text/plain; version=0.0.4` (default) or `application/openmetrics-text`.
    * A body ending in `# EOF` is read as OpenMetrics when no content type is given.
    */
   contentType?: string;
+  /**
+   * A Pushgateway grouping key, e.g. `{ job: "nightly", instance: "db1" }`: its labels are added to
+   * every series (replacing same-named ones). Without it, the push joins the ungrouped group.
+   */
+  group?: Labels;
+  /** Default `aggregate`. */
+  mode?: PushMode;
 }
 
 /** What a push stored. */
@@ -76,6 +89,11 @@ export interface MetricsGateway {
    * only that family's series whose labels include every given pair.
    */
   delete(name: string, labels?: Labels): Promise<DeleteResult>;
+  /**
+   * Deletes a Pushgateway group: every series last pushed with exactly this grouping key
+   * (`{}` is the ungrouped group), and its push times.
+   */
+  deleteGroup(group: Labels): Promise<DeleteResult>;
   /** The exposition text of everything stored, plus the gateway's own metrics. */
   scrape(options?: ScrapeOptions): Promise<string>;
 }

@@ -1,15 +1,16 @@
 /**
  * The aggregator Durable Object: holds every series in SQLite (one row each) with an in-memory
- * index rebuilt on start, applies pushes atomically and renders the exposition.
+ * index rebuilt on start, applies pushes atomically (aggregating, or replacing a Pushgateway group),
+ * and renders the exposition.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { DeleteResult, ExpositionFormat, PushResult } from "../rpc";
-import { ERROR_STATUS, GatewayError, isErrorName, type ErrorName } from "./errors";
+import { ERROR_STATUS, GatewayError, isErrorName } from "./errors";
+import type { ExportReport, ExportSnapshot } from "./export";
 import { renderFamily, type SeriesValue } from "./exposition/format";
 import { includesAll, parseLabelKey } from "./labels";
 import { merge, type PreparedFamily } from "./merge";
 import type { LabelPairs, MetricType } from "./model";
-import type { ExportReport, ExportSnapshot } from "./export";
 import type { StaleSeries } from "./remote-write/write-request";
 import { newCounters, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
 import { Store, valueOf } from "./store";
@@ -20,6 +21,8 @@ interface FamilyState {
   help: string;
   unit: string;
   series: Map<string, SeriesValue>;
+  /** Label key -> id of the group that last wrote it; absent for the ungrouped group (id 0). */
+  owner: Map<string, number>;
   /** Label keys in output order; null when a series was added or removed since. */
   sorted: string[] | null;
   /** Rendered text 0.0.4 and OpenMetrics; null when anything in the family changed since. */
@@ -27,9 +30,48 @@ interface FamilyState {
   openmetrics: string | null;
 }
 
+interface GroupState {
+  id: number;
+  /** The grouping key: the grouping labels as a canonical label key; "" for ungrouped writes. */
+  key: string;
+  /** Last successful and failed push, ms since the epoch (0: never). */
+  pushTime: number;
+  failureTime: number;
+  /** Families this group has written to (a superset: ownership may have moved since). */
+  families: Set<string>;
+}
+
+/** How a push meets what its group already has. */
+export interface ApplyOptions {
+  /** The grouping key (see {@link GroupState.key}). */
+  group: string;
+  /** `aggregate` merges with the aggregation rules; `replace` makes the group hold exactly this push. */
+  mode: "aggregate" | "replace";
+}
+
+/** One group as the operators' API shows it. */
+export interface GroupView {
+  key: string;
+  pushTime: number;
+  failureTime: number;
+  families: { name: string; type: MetricType; help: string; series: [string, SeriesValue][] }[];
+}
+
+/** The aggregator's state for the status page and `/api/v1/status`. */
+export interface StatusView {
+  families: number;
+  series: number;
+  groups: GroupView[];
+  remoteWrite: { lastSuccessSeconds: number; lastDurationSeconds: number; samplesSent: number; samplesFailed: number; pendingStaleMarkers: number };
+}
+
+const UNGROUPED = 0;
+
 export class Aggregator extends DurableObject<Env> {
   readonly #store: Store;
   readonly #families = new Map<string, FamilyState>();
+  readonly #groups = new Map<string, GroupState>();
+  readonly #groupById: GroupState[] = [];
   #seriesCount = 0;
   #sortedNames: string[] | null = null;
   readonly #counters: Counters = newCounters();
@@ -40,17 +82,37 @@ export class Aggregator extends DurableObject<Env> {
     super(ctx, env);
     // SQL calls are synchronous, so the index is complete before the first request is delivered.
     this.#store = new Store(ctx.storage.sql);
-    for (const row of this.#store.families()) {
-      this.#families.set(row.name, { ...row, series: new Map(), sorted: null, text: null, openmetrics: null });
+    this.#group("");
+    for (const row of this.#store.groups()) {
+      const group = this.#group(row.key);
+      group.pushTime = row.push_time;
+      group.failureTime = row.failure_time;
     }
+    for (const row of this.#store.families()) this.#families.set(row.name, newFamily(row.name, row.type, row.help, row.unit));
     for (const row of this.#store.series()) {
       const family = this.#families.get(row.family);
       if (family === undefined) continue;
       family.series.set(row.labels, valueOf(row));
+      if (row.grp !== "") {
+        const group = this.#group(row.grp);
+        family.owner.set(row.labels, group.id);
+        group.families.add(family.name);
+      }
       this.#seriesCount++;
     }
     for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
     this.#counters.export.lastSuccessSeconds = (this.#store.getState("last_success_ms") ?? 0) / 1000;
+  }
+
+  /** The group for a grouping key, created in memory when new. */
+  #group(key: string): GroupState {
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      group = { id: this.#groupById.length, key, pushTime: 0, failureTime: 0, families: new Set() };
+      this.#groups.set(key, group);
+      this.#groupById.push(group);
+    }
+    return group;
   }
 
   /** Deleted series are remembered for a stale marker only when there is an export to send it. */
@@ -62,49 +124,66 @@ export class Aggregator extends DurableObject<Env> {
    * Applies a prepared push whole or not at all: every family and series is checked and merged
    * first, then written in one transaction, and only then made visible in memory.
    */
-  apply(push: PreparedFamily[]): PushResult {
+  apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): PushResult {
     try {
-      return this.#apply(push);
+      return this.#apply(push, options);
     } catch (error) {
-      this.#countRejection(error);
+      this.reject(error instanceof Error ? error.name : "Error", options.group);
       throw error;
     }
   }
 
-  #apply(push: PreparedFamily[]): PushResult {
+  #apply(push: PreparedFamily[], options: ApplyOptions): PushResult {
+    const replace = options.mode === "replace";
+    const known = this.#groups.get(options.group);
+    const groupId = known?.id ?? -1;
+    // What a replacing push removes: the group's series that the push does not carry again.
+    const doomed = replace && known !== undefined ? this.#ownedBy(known, push) : new Map<string, string[]>();
+
     const merged: SeriesValue[][] = [];
+    const retyped = new Set<string>();
     let added = 0;
     let series = 0;
     for (const family of push) {
       const state = this.#families.get(family.name);
       if (state !== undefined && state.type !== family.type) {
-        throw new GatewayError(
-          "TypeConflict",
-          `metric "${family.name}": pushed as ${family.type} but stored as ${state.type}; push it as ${state.type}, or delete it first (DELETE /metrics/${family.name})`,
-        );
+        if (!replace || !this.#onlyOwnedBy(state, groupId)) {
+          throw new GatewayError(
+            "TypeConflict",
+            `metric "${family.name}": pushed as ${family.type} but stored as ${state.type}; push it as ${state.type}, or delete it first (DELETE /metrics/${family.name})`,
+          );
+        }
+        retyped.add(family.name);
       }
+      const current = state !== undefined && !retyped.has(family.name) ? state.series : undefined;
       const values: SeriesValue[] = [];
       for (let i = 0; i < family.keys.length; i++) {
         const key = family.keys[i] ?? "";
+        const pushed = family.values[i] ?? NaN;
         const stored = state?.series.get(key);
         if (stored === undefined) added++;
-        values.push(merge(family.type, stored, family.values[i] ?? NaN, `metric "${family.name}{${key}}"`));
+        values.push(replace || current === undefined ? pushed : merge(family.type, current.get(key), pushed, `metric "${family.name}{${key}}"`));
       }
       series += family.keys.length;
       merged.push(values);
     }
+    let removed = 0;
+    for (const keys of doomed.values()) removed += keys.length;
     const max = Number(this.env.MAX_SERIES);
-    if (added > 0 && this.#seriesCount + added > max) {
+    if (added > removed && this.#seriesCount + added - removed > max) {
       throw new GatewayError(
         "LimitExceeded",
-        `the push adds ${added} series to the ${this.#seriesCount} stored, over the limit of ${max} (MAX_SERIES); delete unused series or raise MAX_SERIES`,
+        `the push adds ${added - removed} series to the ${this.#seriesCount} stored, over the limit of ${max} (MAX_SERIES); delete unused series or raise MAX_SERIES`,
       );
     }
 
     const now = Date.now();
+    const group = this.#group(options.group);
+    const exporting = this.#exporting;
     this.ctx.storage.transactionSync(() => {
+      this.#deleteRows(doomed, exporting, now);
       push.forEach((family, f) => {
-        const state = this.#families.get(family.name);
+        const state = retyped.has(family.name) ? undefined : this.#families.get(family.name);
         if (state === undefined || (family.help !== "" && family.help !== state.help) || (family.unit !== "" && family.unit !== state.unit)) {
           this.#store.putFamily({
             name: family.name,
@@ -115,17 +194,20 @@ export class Aggregator extends DurableObject<Env> {
         }
         const values = merged[f] ?? [];
         family.keys.forEach((key, i) => {
-          this.#store.putSeries(family.name, key, values[i] ?? NaN, now);
+          this.#store.putSeries(family.name, key, group.key, values[i] ?? NaN, now);
           if (this.#tombstoned.size > 0 && this.#tombstoned.has(`${family.name}\0${key}`)) this.#store.clearTombstone(family.name, key);
         });
       });
+      if (group.key !== "") this.#store.putGroup({ key: group.key, push_time: now, failure_time: group.failureTime });
     });
-    if (this.#tombstoned.size > 0) for (const family of push) for (const key of family.keys) this.#tombstoned.delete(`${family.name}\0${key}`);
 
+    this.#dropSeries(doomed, exporting);
     push.forEach((family, f) => {
       let state = this.#families.get(family.name);
-      if (state === undefined) {
-        state = { name: family.name, type: family.type, help: "", unit: "", series: new Map(), sorted: null, text: null, openmetrics: null };
+      if (state === undefined || retyped.has(family.name)) {
+        const previous = state?.series.size ?? 0;
+        this.#seriesCount -= previous;
+        state = newFamily(family.name, family.type, "", "");
         this.#families.set(family.name, state);
         this.#sortedNames = null;
       }
@@ -133,14 +215,81 @@ export class Aggregator extends DurableObject<Env> {
       if (family.unit !== "") state.unit = family.unit;
       const values = merged[f] ?? [];
       const before = state.series.size;
-      family.keys.forEach((key, i) => state.series.set(key, values[i] ?? NaN));
+      for (let i = 0; i < family.keys.length; i++) {
+        const key = family.keys[i] ?? "";
+        state.series.set(key, values[i] ?? NaN);
+        if (group.id === UNGROUPED) state.owner.delete(key);
+        else state.owner.set(key, group.id);
+        if (this.#tombstoned.size > 0) this.#tombstoned.delete(`${family.name}\0${key}`);
+      }
+      this.#seriesCount += state.series.size - before;
       if (state.series.size !== before) state.sorted = null;
       state.text = null;
       state.openmetrics = null;
+      if (group.id !== UNGROUPED) group.families.add(family.name);
     });
-    this.#seriesCount += added;
+    group.pushTime = now;
     this.#counters.accepted++;
     return { families: push.length, series };
+  }
+
+  /** The series `group` owns that `push` does not carry, by family. */
+  #ownedBy(group: GroupState, push: readonly PreparedFamily[] = []): Map<string, string[]> {
+    const carried = new Map<string, Set<string>>();
+    for (const family of push) carried.set(family.name, new Set(family.keys));
+    const out = new Map<string, string[]>();
+    const families = group.id === UNGROUPED ? this.#families.keys() : group.families;
+    for (const name of families) {
+      const state = this.#families.get(name);
+      if (state === undefined) continue;
+      const keep = carried.get(name);
+      const keys: string[] = [];
+      for (const key of state.series.keys()) {
+        if ((state.owner.get(key) ?? UNGROUPED) === group.id && keep?.has(key) !== true) keys.push(key);
+      }
+      if (keys.length > 0) out.set(name, keys);
+    }
+    return out;
+  }
+
+  #onlyOwnedBy(state: FamilyState, groupId: number): boolean {
+    for (const key of state.series.keys()) if ((state.owner.get(key) ?? UNGROUPED) !== groupId) return false;
+    return true;
+  }
+
+  /** Deletes series rows (inside the caller's transaction), leaving tombstones when exporting. */
+  #deleteRows(doomed: ReadonlyMap<string, string[]>, exporting: boolean, now: number): void {
+    for (const [name, keys] of doomed) {
+      const state = this.#families.get(name);
+      if (state === undefined) continue;
+      if (keys.length === state.series.size) this.#store.deleteFamily(name);
+      for (const key of keys) {
+        if (keys.length !== state.series.size) this.#store.deleteSeries(name, key);
+        const value = state.series.get(key);
+        if (exporting && value !== undefined) this.#store.putTombstone(name, state.type, key, value, now);
+      }
+    }
+  }
+
+  /** Applies {@link #deleteRows} to memory once the transaction committed. */
+  #dropSeries(doomed: ReadonlyMap<string, string[]>, exporting: boolean): void {
+    for (const [name, keys] of doomed) {
+      const state = this.#families.get(name);
+      if (state === undefined) continue;
+      for (const key of keys) {
+        if (state.series.delete(key)) this.#seriesCount--;
+        state.owner.delete(key);
+        if (exporting) this.#tombstoned.add(`${name}\0${key}`);
+      }
+      if (state.series.size === 0) {
+        this.#families.delete(name);
+        this.#sortedNames = null;
+      } else {
+        state.sorted = null;
+        state.text = null;
+        state.openmetrics = null;
+      }
+    }
   }
 
   /**
@@ -149,70 +298,93 @@ export class Aggregator extends DurableObject<Env> {
    * is configured, each deleted series is remembered so the next export sends its stale marker.
    */
   remove(name: string, labels?: LabelPairs): DeleteResult {
-    const doomed: [FamilyState, string[]][] = [];
+    const doomed = new Map<string, string[]>();
     if (name === "__all") {
-      for (const state of this.#families.values()) doomed.push([state, [...state.series.keys()]]);
+      for (const state of this.#families.values()) doomed.set(state.name, [...state.series.keys()]);
     } else {
       const state = this.#families.get(name);
       if (state === undefined) return { deleted: 0 };
       const keys = [...state.series.keys()];
-      doomed.push([state, labels === undefined || labels.length === 0 ? keys : keys.filter((k) => includesAll(parseLabelKey(k), labels))]);
+      const matching = labels === undefined || labels.length === 0 ? keys : keys.filter((k) => includesAll(parseLabelKey(k), labels));
+      if (matching.length > 0) doomed.set(name, matching);
     }
     let deleted = 0;
-    for (const [, keys] of doomed) deleted += keys.length;
-    if (deleted === 0) return { deleted: 0 };
-
-    const now = Date.now();
+    for (const keys of doomed.values()) deleted += keys.length;
+    if (deleted === 0 && name !== "__all") return { deleted: 0 };
     const exporting = this.#exporting;
+    const now = Date.now();
     this.ctx.storage.transactionSync(() => {
+      this.#deleteRows(doomed, exporting, now);
       if (name === "__all") this.#store.deleteAll();
-      for (const [state, keys] of doomed) {
-        const whole = keys.length === state.series.size;
-        if (whole && name !== "__all") this.#store.deleteFamily(state.name);
-        for (const key of keys) {
-          if (!whole) this.#store.deleteSeries(state.name, key);
-          const value = state.series.get(key);
-          if (exporting && value !== undefined) this.#store.putTombstone(state.name, state.type, key, value, now);
-        }
-      }
     });
-
-    for (const [state, keys] of doomed) {
-      for (const key of keys) {
-        state.series.delete(key);
-        if (exporting) this.#tombstoned.add(`${state.name}\0${key}`);
+    this.#dropSeries(doomed, exporting);
+    if (name === "__all") {
+      for (const group of this.#groupById) {
+        if (group.id === UNGROUPED) continue;
+        this.#groups.delete(group.key);
       }
-      if (state.series.size === 0) {
-        this.#families.delete(state.name);
-        this.#sortedNames = null;
-      } else {
-        state.sorted = null;
-        state.text = null;
-        state.openmetrics = null;
-      }
+      this.#groupById.length = 1;
     }
-    this.#seriesCount -= deleted;
     return { deleted };
   }
 
-  /** Everything stored plus the gateway's own metrics, families by name and series by labels. */
+  /** Deletes a group: every series it last wrote, and its push times (Pushgateway `DELETE /metrics/job/...`). */
+  removeGroup(key: string): DeleteResult {
+    const group = this.#groups.get(key);
+    if (group === undefined) return { deleted: 0 };
+    const doomed = this.#ownedBy(group);
+    let deleted = 0;
+    for (const keys of doomed.values()) deleted += keys.length;
+    const exporting = this.#exporting;
+    this.ctx.storage.transactionSync(() => {
+      this.#deleteRows(doomed, exporting, Date.now());
+      if (key !== "") this.#store.deleteGroup(key);
+    });
+    this.#dropSeries(doomed, exporting);
+    if (key !== "") {
+      this.#groups.delete(key);
+      group.families.clear();
+      group.pushTime = 0;
+      group.failureTime = 0;
+    }
+    return { deleted };
+  }
+
+  /** Everything stored plus the gateway's own metrics and the groups' push times, families by name, series by labels. */
   render(format: ExpositionFormat): string {
     const openmetrics = format === "openmetrics";
-    const self = renderSelfMetrics({ families: this.#families.size, series: this.#seriesCount, counters: this.#counters }, openmetrics);
     if (this.#sortedNames === null) this.#sortedNames = [...this.#families.keys()].sort(compare);
+    const synthetic = this.#syntheticText(openmetrics);
     const parts: string[] = [];
-    let selfDone = false;
+    let s = 0;
     for (const name of this.#sortedNames) {
-      if (!selfDone && name > "metrics_gateway_") {
-        parts.push(self);
-        selfDone = true;
-      }
+      while (s < synthetic.length && (synthetic[s]?.[0] ?? "") < name) parts.push(synthetic[s++]?.[1] ?? "");
       const state = this.#families.get(name);
       if (state !== undefined) parts.push(this.#renderCached(state, openmetrics));
     }
-    if (!selfDone) parts.push(self);
+    while (s < synthetic.length) parts.push(synthetic[s++]?.[1] ?? "");
     if (openmetrics) parts.push("# EOF\n");
     return parts.join("");
+  }
+
+  /** Families the gateway makes up: its own metrics and the Pushgateway's per-group push times, sorted by name. */
+  #syntheticText(openmetrics: boolean): [string, string][] {
+    const out: [string, string][] = [["metrics_gateway_", renderSelfMetrics(this.#selfStats(), openmetrics)]];
+    const groups = [...this.#groups.values()].filter((g) => g.key !== "").sort((a, b) => compare(a.key, b.key));
+    if (groups.length > 0) {
+      for (const [name, help, pick] of [
+        ["push_failure_time_seconds", "Last Unix time when changing this group failed.", (g: GroupState) => g.failureTime],
+        ["push_time_seconds", "Last Unix time when changing this group succeeded.", (g: GroupState) => g.pushTime],
+      ] as const) {
+        const text = renderFamily({ name, type: "gauge", help, unit: "", series: groups.map((g) => [g.key, pick(g) / 1000] as const) }, openmetrics);
+        out.push([name, text]);
+      }
+    }
+    return out.sort((a, b) => compare(a[0], b[0]));
+  }
+
+  #selfStats() {
+    return { families: this.#families.size, series: this.#seriesCount, counters: this.#counters };
   }
 
   #renderCached(state: FamilyState, openmetrics: boolean): string {
@@ -241,6 +413,39 @@ export class Aggregator extends DurableObject<Env> {
     return text;
   }
 
+  /** The groups with their series, for `/api/v1/metrics` and the status page. */
+  status(): StatusView {
+    const groups: GroupView[] = [];
+    for (const group of this.#groups.values()) {
+      const families: GroupView["families"] = [];
+      const names = group.id === UNGROUPED ? this.#families.keys() : group.families;
+      for (const name of names) {
+        const state = this.#families.get(name);
+        if (state === undefined) continue;
+        const series: [string, SeriesValue][] = [];
+        for (const [key, value] of state.series) if ((state.owner.get(key) ?? UNGROUPED) === group.id) series.push([key, value]);
+        if (series.length > 0) families.push({ name, type: state.type, help: state.help, series: series.sort((a, b) => compare(a[0], b[0])) });
+      }
+      if (group.id === UNGROUPED && families.length === 0) continue;
+      families.sort((a, b) => compare(a.name, b.name));
+      groups.push({ key: group.key, pushTime: group.pushTime, failureTime: group.failureTime, families });
+    }
+    groups.sort((a, b) => compare(a.key, b.key));
+    const ex = this.#counters.export;
+    return {
+      families: this.#families.size,
+      series: this.#seriesCount,
+      groups,
+      remoteWrite: {
+        lastSuccessSeconds: ex.lastSuccessSeconds,
+        lastDurationSeconds: ex.lastDurationSeconds,
+        samplesSent: ex.samplesSent,
+        samplesFailed: ex.samplesFailed,
+        pendingStaleMarkers: this.#tombstoned.size,
+      },
+    };
+  }
+
   /**
    * A copy of every series and every pending stale marker for the export, taken in one synchronous
    * step (so it is consistent) and handed to the Worker, which encodes and sends it while this object
@@ -255,7 +460,7 @@ export class Aggregator extends DurableObject<Env> {
     for (const state of this.#families.values()) {
       families.push({ name: state.name, type: state.type, help: state.help, unit: state.unit, series: [...state.series] });
     }
-    families.push(...selfFamilies({ families: this.#families.size, series: this.#seriesCount, counters: this.#counters }));
+    families.push(...selfFamilies(this.#selfStats()));
     const stale: StaleSeries[] = this.#store.tombstones().map((row) => ({ family: row.family, type: row.type, key: row.labels, value: valueOf(row) }));
     return { families, stale, timestampMs, upTo: Date.now() };
   }
@@ -279,15 +484,19 @@ export class Aggregator extends DurableObject<Env> {
     for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
   }
 
-  /** Counts a push rejected before it reached this object (parse errors, size limits). */
-  reject(reason: string): void {
+  /**
+   * Counts a rejected write by reason; for a write to a known group, also records its failure time
+   * (the Pushgateway's `push_failure_time_seconds`).
+   */
+  reject(reason: string, group?: string): void {
     if (isErrorName(reason) && ERROR_STATUS[reason] < 500) {
       this.#counters.rejected.set(reason, (this.#counters.rejected.get(reason) ?? 0) + 1);
     }
-  }
-
-  #countRejection(error: unknown): void {
-    if (error instanceof Error) this.reject(error.name);
+    const known = group === undefined || group === "" ? undefined : this.#groups.get(group);
+    if (known !== undefined) {
+      known.failureTime = Date.now();
+      this.#store.putGroup({ key: known.key, push_time: known.pushTime, failure_time: known.failureTime });
+    }
   }
 
   /** Answers when the object is up and its storage readable (for `/-/ready`). */
@@ -296,8 +505,10 @@ export class Aggregator extends DurableObject<Env> {
   }
 }
 
+function newFamily(name: string, type: MetricType, help: string, unit: string): FamilyState {
+  return { name, type, help, unit, series: new Map(), owner: new Map(), sorted: null, text: null, openmetrics: null };
+}
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-export type { ErrorName };

@@ -1,28 +1,44 @@
-/** Reads request bodies within a byte limit, decompressing gzip, and always leaves the stream consumed. */
+/** Reads request bodies within a byte limit, decompressing gzip and snappy, and always leaves the stream consumed. */
 import { GatewayError } from "./errors";
+import { decodeSnappy } from "./snappy-framed";
 
 /**
- * The body as UTF-8 text. Rejects with LimitExceeded past `max` bytes (counted after decompression
- * too, so a small gzip bomb cannot exhaust memory), UnsupportedMediaType for an unknown
- * Content-Encoding, ParseError for bytes that are not UTF-8.
+ * The body's bytes, decompressed. Rejects with LimitExceeded past `max` bytes (counted after
+ * decompression too, so a small gzip or snappy bomb cannot exhaust memory), UnsupportedMediaType
+ * for an unknown Content-Encoding.
  */
-export async function readText(request: Request, max: number): Promise<string> {
+export async function readBytes(request: Request, max: number): Promise<Uint8Array> {
   const body = request.body;
-  if (body === null) return "";
+  if (body === null) return new Uint8Array(0);
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > max) {
     await drain(body);
     throw tooLarge(max, `Content-Length says ${declared} bytes`);
   }
   const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
-  let stream: ReadableStream<Uint8Array>;
-  if (encoding === "identity" || encoding === "") stream = body;
-  else if (encoding === "gzip" || encoding === "x-gzip") stream = body.pipeThrough(new DecompressionStream("gzip"));
-  else {
-    await drain(body);
-    throw new GatewayError("UnsupportedMediaType", `Content-Encoding "${encoding}" is not supported; send the body uncompressed or gzip-compressed`);
+  switch (encoding) {
+    case "":
+    case "identity":
+      return collect(body, max, false);
+    case "gzip":
+    case "x-gzip":
+      return collect(body.pipeThrough(new DecompressionStream("gzip")), max, true);
+    case "snappy":
+      // Snappy cannot be decoded as a stream here: take the compressed bytes (within the limit), then decode with the limit.
+      return decodeSnappy(await collect(body, max, false), max);
+    default:
+      await drain(body);
+      throw new GatewayError("UnsupportedMediaType", `Content-Encoding "${encoding}" is not supported; send the body uncompressed, gzip or snappy`);
   }
-  const bytes = await collect(stream, max, encoding !== "identity" && encoding !== "");
+}
+
+/** The body as UTF-8 text (see {@link readBytes}); ParseError for bytes that are not UTF-8. */
+export async function readText(request: Request, max: number): Promise<string> {
+  return utf8(await readBytes(request, max));
+}
+
+/** Bytes as UTF-8 text, rejecting invalid sequences with a ParseError. */
+export function utf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {

@@ -2,20 +2,36 @@
  * The gateway's operations, shared by the RPC methods and the HTTP routes: validate and prepare in
  * the stateless Worker, then one call to the aggregator Durable Object.
  */
-import type { DeleteResult, ExpositionFormat, Labels, PushResult } from "../rpc";
+import type { DeleteResult, ExpositionFormat, Labels, PushMode, PushResult } from "../rpc";
+import type { ApplyOptions, StatusView } from "./aggregator";
+import { utf8 } from "./body";
 import { GatewayError } from "./errors";
-import { parseExposition } from "./exposition/parse";
-import { checkNotReserved, packArrays, prepare, type PreparedFamily } from "./merge";
-import type { LabelPairs, MetricType } from "./model";
-import { checkLabelName, checkMetricName } from "./names";
-import { labelKey } from "./labels";
 import type { SeriesValue } from "./exposition/format";
+import { parseExposition } from "./exposition/parse";
+import { parseDelimitedProtobuf } from "./exposition/protobuf";
+import { dropCreatedGauges, withGroupingLabels } from "./groups";
+import { labelKey } from "./labels";
+import { checkNotReserved, packArrays, prepare, type PreparedFamily } from "./merge";
+import type { Family, LabelPairs, MetricType } from "./model";
+import { checkLabelName, checkMetricName } from "./names";
 
 /** prom-client's default histogram buckets, used when `observe` is given none. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Media types a push body may be declared as (curl's `--data-binary` sends form-urlencoded). */
 const PUSH_MEDIA_TYPES = new Set(["", "text/plain", "application/openmetrics-text", "application/json", "application/x-www-form-urlencoded"]);
+
+/** The Go client's default push body: length-delimited `io.prometheus.client.MetricFamily` messages. */
+const PROTOBUF_MEDIA_TYPE = "application/vnd.google.protobuf";
+
+/** Where a push goes and how it meets what is there. */
+export interface PushTarget {
+  /** Grouping labels (Pushgateway path); empty for ungrouped writes. */
+  group: LabelPairs;
+  mode: PushMode;
+}
+
+const UNGROUPED: PushTarget = { group: [], mode: "aggregate" };
 
 /** The one aggregator object's name. */
 const AGGREGATOR_NAME = "aggregator";
@@ -33,16 +49,29 @@ export class Core {
     return this.#env.AGGREGATOR.getByName(AGGREGATOR_NAME);
   }
 
-  /** Parses, validates and applies an exposition body; see {@link formatOf} for how its format is chosen. */
-  async push(body: string, contentType: string | undefined): Promise<PushResult> {
+  /**
+   * Parses, validates and applies a push body: delimited protobuf by its content type, otherwise
+   * exposition text (see {@link formatOf}). The grouping labels are added to every series; `replace`
+   * makes the group hold exactly this push.
+   */
+  async push(body: string | Uint8Array, contentType: string | undefined, target: PushTarget = UNGROUPED): Promise<PushResult> {
+    const group = labelKey(target.group);
     const prepared = this.#checked(() => {
-      const families = parseExposition(decodeJsonString(body), formatOf(contentType, body), {
-        allowTimestamps: false,
-        rejectUnsupported: true,
-      });
+      const families = dropCreatedGauges(withGroupingLabels(parseBody(body, contentType), target.group));
       return prepare(families);
-    });
-    return this.#aggregator().apply(prepared);
+    }, group);
+    const options: ApplyOptions = { group, mode: target.mode };
+    return this.#aggregator().apply(prepared, options);
+  }
+
+  /** Deletes a group's series (the Pushgateway's `DELETE /metrics/job/...`). */
+  async deleteGroup(group: LabelPairs): Promise<DeleteResult> {
+    return this.#aggregator().removeGroup(labelKey(group));
+  }
+
+  /** The groups and their series, for the operators' API and the status page. */
+  async status(): Promise<StatusView> {
+    return (await this.#aggregator().status()) as StatusView;
   }
 
   async inc(name: unknown, labels: unknown, value: unknown = 1): Promise<void> {
@@ -96,9 +125,9 @@ export class Core {
   }
 
   /** Counts a rejection that happened before the aggregator was called, without delaying the answer. */
-  countRejected(error: unknown): void {
+  countRejected(error: unknown, group = ""): void {
     if (error instanceof GatewayError) {
-      this.#waitUntil(this.#aggregator().reject(error.name).catch(() => undefined));
+      this.#waitUntil(this.#aggregator().reject(error.name, group).catch(() => undefined));
     }
   }
 
@@ -112,15 +141,28 @@ export class Core {
     await this.#aggregator().apply([family]);
   }
 
-  /** Runs a validation step, counting its rejection before rethrowing. */
-  #checked<T>(step: () => T): T {
+  /** Runs a validation step, counting its rejection (against `group`, if any) before rethrowing. */
+  #checked<T>(step: () => T, group = ""): T {
     try {
       return step();
     } catch (error) {
-      this.countRejected(error);
+      this.countRejected(error, group);
       throw error;
     }
   }
+}
+
+/** The families of a push body, by its content type. */
+function parseBody(body: string | Uint8Array, contentType: string | undefined): Family[] {
+  const media = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (media === PROTOBUF_MEDIA_TYPE) {
+    if (!/encoding\s*=\s*delimited/i.test(contentType ?? "")) {
+      throw new GatewayError("UnsupportedMediaType", `Content-Type "${contentType}": only delimited protobuf (encoding=delimited) is read`);
+    }
+    return parseDelimitedProtobuf(typeof body === "string" ? new TextEncoder().encode(body) : body);
+  }
+  const text = typeof body === "string" ? body : utf8(body);
+  return parseExposition(decodeJsonString(text), formatOf(contentType, text), { allowTimestamps: false, rejectUnsupported: true });
 }
 
 /**
@@ -132,7 +174,7 @@ export function formatOf(contentType: string | undefined, body: string): Exposit
   if (!PUSH_MEDIA_TYPES.has(media)) {
     throw new GatewayError(
       "UnsupportedMediaType",
-      `Content-Type "${media}" is not supported; send Prometheus text (text/plain; version=0.0.4) or OpenMetrics (application/openmetrics-text)`,
+      `Content-Type "${media}" is not supported; send Prometheus text (text/plain; version=0.0.4), OpenMetrics (application/openmetrics-text) or delimited protobuf`,
     );
   }
   if (media === "application/openmetrics-text") return "openmetrics";

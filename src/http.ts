@@ -1,21 +1,26 @@
 /** The HTTP API: routes, content negotiation, and the one place errors become responses. */
-import type { ExpositionFormat, Labels } from "../rpc";
-import { drain, readText } from "./body";
-import type { Core } from "./core";
+import type { ExpositionFormat, Labels, PushResult } from "../rpc";
+import { drain, readBytes, readText } from "./body";
+import { apiStatus, pushgatewayMetrics } from "./api";
+import type { Core, PushTarget } from "./core";
+import { parseGroupingPath } from "./groups";
+import { labelKey } from "./labels";
+import { statusPage } from "./status-page";
 import { GatewayError, statusOf } from "./errors";
 import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from "./exposition/format";
 
 /** Answers one HTTP request; every error becomes a JSON body `{ error, message }` with its status. */
-export async function handleHttp(request: Request, core: Core, maxBodyBytes: number): Promise<Response> {
+export async function handleHttp(request: Request, core: Core, env: Env): Promise<Response> {
   try {
-    return await route(request, core, maxBodyBytes);
+    return await route(request, core, env);
   } catch (error) {
     await drain(request.bodyUsed ? null : request.body);
     return errorResponse(error);
   }
 }
 
-async function route(request: Request, core: Core, maxBodyBytes: number): Promise<Response> {
+async function route(request: Request, core: Core, env: Env): Promise<Response> {
+  const maxBodyBytes = Number(env.MAX_BODY_BYTES);
   const url = new URL(request.url);
   const path = url.pathname;
   const method = request.method;
@@ -31,15 +36,33 @@ async function route(request: Request, core: Core, maxBodyBytes: number): Promis
   }
   if (path === "/metrics" || path === "/metrics/") {
     allow(method, ["GET", "HEAD", "POST"]);
-    if (method === "POST") {
-      const contentType = request.headers.get("content-type") ?? undefined;
-      const body = await readText(request, maxBodyBytes).catch((error: unknown) => {
-        core.countRejected(error);
-        throw error;
-      });
-      return json(await core.push(body, contentType));
-    }
+    if (method === "POST") return json(await push(request, core, maxBodyBytes, { group: [], mode: "aggregate" }));
     return scrape(request, url, core);
+  }
+  if (path.startsWith("/metrics/job/") || path.startsWith("/metrics/job@base64/")) {
+    allow(method, ["PUT", "POST", "DELETE"]);
+    const group = parseGroupingPath(path.slice("/metrics/".length));
+    if (method === "DELETE") return json(await core.deleteGroup(group), 202);
+    return json(await push(request, core, maxBodyBytes, { group, mode: method === "PUT" ? "replace" : "aggregate" }));
+  }
+  if (path === "/api/v1/metrics") {
+    allow(method, ["GET", "HEAD"]);
+    return json(pushgatewayMetrics(await core.status()));
+  }
+  if (path === "/api/v1/status") {
+    allow(method, ["GET", "HEAD"]);
+    return json(apiStatus(await core.status(), env));
+  }
+  if (path === "/api/v1/admin/wipe") {
+    allow(method, ["PUT"]);
+    await core.delete("__all", undefined);
+    return new Response(null, { status: 202 });
+  }
+  if (path === "/") {
+    allow(method, ["GET", "HEAD"]);
+    return new Response(statusPage(await core.status(), env), {
+      headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" },
+    });
   }
   const one = /^\/metrics\/([^/]+)$/.exec(path);
   if (one !== null) {
@@ -62,7 +85,20 @@ async function route(request: Request, core: Core, maxBodyBytes: number): Promis
     await core.inc(name, labels, value);
     return new Response(null, { status: 204 });
   }
-  throw new GatewayError("NotFound", `no route for ${path}; see GET /metrics, POST /metrics, PATCH|DELETE /metrics/<name>`);
+  throw new GatewayError(
+    "NotFound",
+    `no route for ${path}; see GET /metrics, POST /metrics, PATCH|DELETE /metrics/<name>, PUT|POST|DELETE /metrics/job/<job>{/<label>/<value>}, GET /`,
+  );
+}
+
+/** Reads and applies a push body; a failure also counts against the group. */
+async function push(request: Request, core: Core, maxBodyBytes: number, target: PushTarget): Promise<PushResult> {
+  const contentType = request.headers.get("content-type") ?? undefined;
+  const body = await readBytes(request, maxBodyBytes).catch((error: unknown) => {
+    core.countRejected(error, labelKey(target.group));
+    throw error;
+  });
+  return core.push(body, contentType, target);
 }
 
 async function scrape(request: Request, url: URL, core: Core): Promise<Response> {

@@ -4,7 +4,7 @@
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { DeleteResult, Labels, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
-import { Core } from "./core";
+import { Core, labelPairs } from "./core";
 import { GatewayError } from "./errors";
 import { runExport } from "./export";
 import { handleHttp } from "./http";
@@ -16,7 +16,7 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
   #core = new Core(this.env, (promise) => this.ctx.waitUntil(promise));
 
   override async fetch(request: Request): Promise<Response> {
-    return handleHttp(request, this.#core, Number(this.env.MAX_BODY_BYTES));
+    return handleHttp(request, this.#core, this.env);
   }
 
   /** The cron trigger: remote write export of everything stored (see src/export.ts). */
@@ -45,7 +45,16 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
       this.#core.countRejected(error);
       throw error;
     }
-    return this.#core.push(body, options?.contentType);
+    const mode = options?.mode ?? "aggregate";
+    if (mode !== "aggregate" && mode !== "replace") {
+      throw new GatewayError("BadRequest", `push(body, { mode: "${String(mode)}" }): use "aggregate" or "replace"`);
+    }
+    const group = labelPairs(options?.group);
+    return this.#core.push(body, options?.contentType, { group, mode });
+  }
+
+  async deleteGroup(group: Labels): Promise<DeleteResult> {
+    return this.#core.deleteGroup(labelPairs(group));
   }
 
   async delete(name: string, labels?: Labels): Promise<DeleteResult> {

@@ -6,14 +6,15 @@ import { escapeLabelValue } from "./exposition/escape";
 /**
  * The canonical key of a label set: pairs sorted by name, rendered exactly as they appear between
  * the braces of an exposition line (`a="x",b="y\"z"`), so a stored key is written out verbatim.
- * The empty label set is `""`. Label names must already be validated and distinct.
+ * A label with an empty value is the same as no label (as in Prometheus) and is left out; the empty
+ * label set is `""`. Label names must already be validated and distinct.
  */
 export function labelKey(pairs: LabelPairs): string {
   const n = pairs.length >> 1;
   if (n === 0) return "";
-  if (n === 1) return renderPair(pairs[0] ?? "", pairs[1] ?? "");
+  if (n === 1) return pairs[1] === "" ? "" : renderPair(pairs[0] ?? "", pairs[1] ?? "");
   const order: number[] = [];
-  for (let i = 0; i < n; i++) order.push(i << 1);
+  for (let i = 0; i < n; i++) if (pairs[(i << 1) + 1] !== "") order.push(i << 1);
   order.sort((a, b) => compareNames(pairs[a] ?? "", pairs[b] ?? ""));
   let key = "";
   for (const i of order) key += (key === "" ? "" : ",") + renderPair(pairs[i] ?? "", pairs[i + 1] ?? "");

@@ -48,10 +48,16 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
   return out;
 }
 
-/** Rejects names under the gateway's own {@link SELF_PREFIX}. */
+/** Per-group push times the gateway exposes itself, as the Pushgateway does. */
+const GROUP_METRICS = new Set(["push_time_seconds", "push_failure_time_seconds"]);
+
+/** Rejects names under the gateway's own {@link SELF_PREFIX} and the per-group push time names. */
 export function checkNotReserved(name: string): void {
   if (name.startsWith(SELF_PREFIX)) {
     throw new GatewayError("InvalidName", `metric "${name}": the prefix "${SELF_PREFIX}" is reserved for the gateway's own metrics; rename the metric`);
+  }
+  if (GROUP_METRICS.has(name)) {
+    throw new GatewayError("InvalidName", `metric "${name}" is reserved: the gateway sets it for every group, as the Pushgateway does; rename the metric`);
   }
 }
 

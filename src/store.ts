@@ -6,7 +6,7 @@ import type { SeriesValue } from "./exposition/format";
 import type { MetricType } from "./model";
 
 /** Bumped with every schema change; `migrate` brings older databases forward. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   // 0 -> 1: the initial schema.
@@ -33,6 +33,13 @@ const MIGRATIONS: readonly string[] = [
      deleted INTEGER NOT NULL,
      PRIMARY KEY (family, labels)
    ) WITHOUT ROWID;`,
+  // 1 -> 2: Pushgateway grouping keys: the group that last wrote each series, and per-group push times.
+  `ALTER TABLE series ADD COLUMN grp TEXT NOT NULL DEFAULT '';
+   CREATE TABLE groups (
+     key          TEXT NOT NULL PRIMARY KEY,
+     push_time    REAL NOT NULL,
+     failure_time REAL NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 /** A `families` row. */
@@ -47,9 +54,18 @@ export interface FamilyRow {
 export interface SeriesRow {
   family: string;
   labels: string;
+  /** The grouping key of the group that last wrote the series; "" for ungrouped writes. */
+  grp: string;
   value: number | null;
   packed: ArrayBuffer | null;
   updated: number;
+}
+
+/** A `groups` row: a Pushgateway grouping key and its last push times (ms, 0 for never). */
+export interface GroupRow {
+  key: string;
+  push_time: number;
+  failure_time: number;
 }
 
 /** A `tombstones` row: a series deleted since the last successful export, owed a stale marker. */
@@ -96,7 +112,7 @@ export class Store {
 
   /** Every series, in primary key order. */
   series(): Iterable<SeriesRow> {
-    return this.#sql.exec<Record<keyof SeriesRow, SqlStorageValue>>("SELECT family, labels, value, packed, updated FROM series") as unknown as Iterable<SeriesRow>;
+    return this.#sql.exec<Record<keyof SeriesRow, SqlStorageValue>>("SELECT family, labels, grp, value, packed, updated FROM series") as unknown as Iterable<SeriesRow>;
   }
 
   putFamily(row: FamilyRow): void {
@@ -109,12 +125,13 @@ export class Store {
     );
   }
 
-  putSeries(family: string, labels: string, value: SeriesValue, updated: number): void {
+  putSeries(family: string, labels: string, group: string, value: SeriesValue, updated: number): void {
     const scalar = typeof value === "number";
     this.#sql.exec(
-      "INSERT INTO series (family, labels, value, packed, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (family, labels) DO UPDATE SET value = excluded.value, packed = excluded.packed, updated = excluded.updated",
+      "INSERT INTO series (family, labels, grp, value, packed, updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed, updated = excluded.updated",
       family,
       labels,
+      group,
       scalar ? (Number.isNaN(value) ? null : value) : null,
       scalar ? null : bytesOf(value),
       updated,
@@ -170,6 +187,19 @@ export class Store {
   deleteAll(): void {
     this.#sql.exec("DELETE FROM series");
     this.#sql.exec("DELETE FROM families");
+    this.#sql.exec("DELETE FROM groups");
+  }
+
+  groups(): GroupRow[] {
+    return this.#sql.exec<Record<keyof GroupRow, SqlStorageValue>>("SELECT key, push_time, failure_time FROM groups").toArray() as unknown as GroupRow[];
+  }
+
+  putGroup(row: GroupRow): void {
+    this.#sql.exec("INSERT OR REPLACE INTO groups (key, push_time, failure_time) VALUES (?, ?, ?)", row.key, row.push_time, row.failure_time);
+  }
+
+  deleteGroup(key: string): void {
+    this.#sql.exec("DELETE FROM groups WHERE key = ?", key);
   }
 }
 

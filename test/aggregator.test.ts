@@ -18,7 +18,7 @@ describe("aggregator storage", () => {
     await gw.observe("h", undefined, 1);
     await runInDurableObject(stub(), (_instance, state) => {
       const sql = state.storage.sql;
-      expect(sql.exec<{ value: number }>("SELECT value FROM state WHERE key = 'schema_version'").one().value).toBe(1);
+      expect(sql.exec<{ value: number }>("SELECT value FROM state WHERE key = 'schema_version'").one().value).toBe(2);
       const rows = sql.exec<{ family: string; labels: string; value: number | null }>("SELECT family, labels, value FROM series ORDER BY family, labels").toArray();
       expect(rows.map((r) => [r.family, r.labels, r.value])).toEqual([
         ["a_total", 'x="1"', 2],

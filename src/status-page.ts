@@ -1,0 +1,70 @@
+/** The status page at `GET /`: one self-contained HTML document (no external assets). */
+import type { StatusView } from "./aggregator";
+import { parseLabelKey } from "./labels";
+
+/** The page for a person: what is stored, the groups and their last pushes, the last export. */
+export function statusPage(status: StatusView, env: Env): string {
+  const exporting = (env.SECRET_PROM_ENDPOINT ?? "") !== "";
+  const rw = status.remoteWrite;
+  const when = (ms: number) => (ms > 0 ? new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "never");
+  const groups = status.groups
+    .map((g) => {
+      const series = g.families.reduce((n, f) => n + f.series.length, 0);
+      const labels = g.key === "" ? "<em>ungrouped</em>" : esc(labelText(g.key));
+      const failed = g.failureTime > g.pushTime;
+      return `<tr${failed ? ' class="failed"' : ""}><td>${labels}</td><td class="n">${g.families.length}</td><td class="n">${series}</td><td>${g.key === "" ? "&mdash;" : when(g.pushTime)}</td><td>${when(g.failureTime)}</td></tr>`;
+    })
+    .join("\n");
+  const families = new Map<string, { type: string; help: string; series: number }>();
+  for (const g of status.groups) {
+    for (const f of g.families) {
+      const seen = families.get(f.name);
+      families.set(f.name, { type: f.type, help: f.help, series: (seen?.series ?? 0) + f.series.length });
+    }
+  }
+  const familyRows = [...families]
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([name, f]) => `<tr><td><code>${esc(name)}</code></td><td>${f.type}</td><td class="n">${f.series}</td><td>${esc(f.help)}</td></tr>`)
+    .join("\n");
+  const remote = exporting
+    ? `<p>Last successful export: <strong id="rw-last">${when(rw.lastSuccessSeconds * 1000)}</strong>; last run took ${rw.lastDurationSeconds.toFixed(3)} s.
+       Samples sent: ${rw.samplesSent}, failed: ${rw.samplesFailed}. Stale markers pending: ${rw.pendingStaleMarkers}.</p>`
+    : `<p id="rw-last">Not configured: set <code>SECRET_PROM_ENDPOINT</code> to export on each cron trigger.</p>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>metrics-gateway</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+table{border-collapse:collapse;min-width:40rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}
+th{background:#f4f4f4}.n{text-align:right}tr.failed td{background:#fde8e8}code{font-size:13px}
+</style></head>
+<body>
+<h1>metrics-gateway</h1>
+<p id="totals"><strong>${status.families}</strong> families, <strong>${status.series}</strong> series, <strong>${status.groups.filter((g) => g.key !== "").length}</strong> groups.
+Scrape <a href="/metrics">/metrics</a>; JSON at <a href="/api/v1/metrics">/api/v1/metrics</a> and <a href="/api/v1/status">/api/v1/status</a>.</p>
+<h2>Groups</h2>
+<table id="groups"><thead><tr><th>Grouping labels</th><th>Families</th><th>Series</th><th>Last push</th><th>Last failed push</th></tr></thead>
+<tbody>
+${groups || '<tr><td colspan="5">Nothing pushed yet.</td></tr>'}
+</tbody></table>
+<h2>Families</h2>
+<table id="families"><thead><tr><th>Name</th><th>Type</th><th>Series</th><th>Help</th></tr></thead>
+<tbody>
+${familyRows || '<tr><td colspan="4">Nothing stored yet.</td></tr>'}
+</tbody></table>
+<h2>Remote write</h2>
+${remote}
+</body></html>
+`;
+}
+
+function labelText(key: string): string {
+  const pairs = parseLabelKey(key);
+  const parts: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) parts.push(`${pairs[i]}="${pairs[i + 1]}"`);
+  return parts.join(", ");
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
