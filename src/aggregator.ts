@@ -62,7 +62,15 @@ export interface StatusView {
   families: number;
   series: number;
   groups: GroupView[];
-  remoteWrite: { lastSuccessSeconds: number; lastDurationSeconds: number; samplesSent: number; samplesFailed: number; pendingStaleMarkers: number };
+  remoteWrite: {
+    lastRunMs: number;
+    lastRunOk: boolean;
+    lastSuccessSeconds: number;
+    lastDurationSeconds: number;
+    samplesSent: number;
+    samplesFailed: number;
+    pendingStaleMarkers: number;
+  };
 }
 
 const UNGROUPED = 0;
@@ -437,6 +445,8 @@ export class Aggregator extends DurableObject<Env> {
       series: this.#seriesCount,
       groups,
       remoteWrite: {
+        lastRunMs: ex.lastRunMs,
+        lastRunOk: ex.lastRunOk,
         lastSuccessSeconds: ex.lastSuccessSeconds,
         lastDurationSeconds: ex.lastDurationSeconds,
         samplesSent: ex.samplesSent,
@@ -474,6 +484,8 @@ export class Aggregator extends DurableObject<Env> {
     for (const [outcome, n] of Object.entries(report.attempts) as [keyof typeof ex.attempts, number][]) ex.attempts[outcome] += n;
     for (const [reason, n] of Object.entries(report.dropped)) ex.dropped.set(reason, (ex.dropped.get(reason) ?? 0) + n);
     ex.lastDurationSeconds = report.durationMs / 1000;
+    ex.lastRunMs = report.timestampMs;
+    ex.lastRunOk = report.ok;
     if (!report.ok) return;
     ex.lastSuccessSeconds = report.timestampMs / 1000;
     this.ctx.storage.transactionSync(() => {

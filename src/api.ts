@@ -75,6 +75,8 @@ export function apiStatus(status: StatusView, env: Env): Json {
       limits: { max_body_bytes: Number(env.MAX_BODY_BYTES), max_series: Number(env.MAX_SERIES) },
       remote_write: {
         configured: (env.SECRET_PROM_ENDPOINT ?? "") !== "",
+        last_run_timestamp_seconds: status.remoteWrite.lastRunMs / 1000,
+        last_run_successful: status.remoteWrite.lastRunOk,
         last_success_timestamp_seconds: status.remoteWrite.lastSuccessSeconds,
         last_run_duration_seconds: status.remoteWrite.lastDurationSeconds,
         samples_sent: status.remoteWrite.samplesSent,

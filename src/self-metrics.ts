@@ -21,6 +21,9 @@ export interface ExportCounters {
   /** Seconds since the epoch of the last run whose every request succeeded; 0 before the first. */
   lastSuccessSeconds: number;
   lastDurationSeconds: number;
+  /** When the last run ran (ms since the epoch, 0: never) and whether every request of it succeeded. */
+  lastRunMs: number;
+  lastRunOk: boolean;
 }
 
 export function newCounters(): Counters {
@@ -35,6 +38,8 @@ export function newCounters(): Counters {
       dropped: new Map(),
       lastSuccessSeconds: 0,
       lastDurationSeconds: 0,
+      lastRunMs: 0,
+      lastRunOk: false,
     },
   };
 }

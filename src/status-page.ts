@@ -5,6 +5,7 @@ import { parseLabelKey } from "./labels";
 /** The page for a person: what is stored, the groups and their last pushes, the last export. */
 export function statusPage(status: StatusView, env: Env): string {
   const exporting = (env.SECRET_PROM_ENDPOINT ?? "") !== "";
+  const groupCount = status.groups.filter((g) => g.key !== "").length;
   const rw = status.remoteWrite;
   const when = (ms: number) => (ms > 0 ? new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "never");
   const groups = status.groups
@@ -26,9 +27,10 @@ export function statusPage(status: StatusView, env: Env): string {
     .sort((a, b) => (a[0] < b[0] ? -1 : 1))
     .map(([name, f]) => `<tr><td><code>${esc(name)}</code></td><td>${f.type}</td><td class="n">${f.series}</td><td>${esc(f.help)}</td></tr>`)
     .join("\n");
+  const lastRun = rw.lastRunMs === 0 ? "no run yet" : `${rw.lastRunOk ? "succeeded" : "FAILED"} at ${when(rw.lastRunMs)} in ${rw.lastDurationSeconds.toFixed(3)} s`;
   const remote = exporting
-    ? `<p>Last successful export: <strong id="rw-last">${when(rw.lastSuccessSeconds * 1000)}</strong>; last run took ${rw.lastDurationSeconds.toFixed(3)} s.
-       Samples sent: ${rw.samplesSent}, failed: ${rw.samplesFailed}. Stale markers pending: ${rw.pendingStaleMarkers}.</p>`
+    ? `<p id="rw-last">Last run: <strong>${lastRun}</strong>. Last success: ${when(rw.lastSuccessSeconds * 1000)}.
+       Samples sent: ${rw.samplesSent}, failed: ${rw.samplesFailed} (since the aggregator started). Stale markers pending: ${rw.pendingStaleMarkers}.</p>`
     : `<p id="rw-last">Not configured: set <code>SECRET_PROM_ENDPOINT</code> to export on each cron trigger.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>metrics-gateway</title>
@@ -40,7 +42,7 @@ th{background:#f4f4f4}.n{text-align:right}tr.failed td{background:#fde8e8}code{f
 </style></head>
 <body>
 <h1>metrics-gateway</h1>
-<p id="totals"><strong>${status.families}</strong> families, <strong>${status.series}</strong> series, <strong>${status.groups.filter((g) => g.key !== "").length}</strong> groups.
+<p id="totals"><strong>${status.families}</strong> families, <strong>${status.series}</strong> series, <strong>${groupCount}</strong> group${groupCount === 1 ? "" : "s"}.
 Scrape <a href="/metrics">/metrics</a>; JSON at <a href="/api/v1/metrics">/api/v1/metrics</a> and <a href="/api/v1/status">/api/v1/status</a>.</p>
 <h2>Groups</h2>
 <table id="groups"><thead><tr><th>Grouping labels</th><th>Families</th><th>Series</th><th>Last push</th><th>Last failed push</th></tr></thead>

@@ -8,7 +8,7 @@ import type { MetricType } from "./model";
 /** Bumped with every schema change; `migrate` brings older databases forward. */
 export const SCHEMA_VERSION = 2;
 
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   // 0 -> 1: the initial schema.
   `CREATE TABLE families (
      name TEXT NOT NULL PRIMARY KEY,

@@ -1,6 +1,7 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { MIGRATIONS } from "../src/store";
 import { rejection } from "./helpers";
 
 const gw = exports.default;
@@ -27,6 +28,25 @@ describe("aggregator storage", () => {
       ]);
       const ddl = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'series'").one().sql;
       expect(ddl).toContain("WITHOUT ROWID");
+    });
+  });
+
+  it("migrates a version 1 database forward on start, keeping its series", async () => {
+    await runInDurableObject(stub(), (_instance, state) => {
+      const sql = state.storage.sql;
+      for (const table of ["series", "families", "tombstones", "groups"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      sql.exec(MIGRATIONS[0] ?? "");
+      sql.exec("INSERT INTO families (name, type, help, unit) VALUES ('old_total', 'counter', 'From v1.', '')");
+      sql.exec("INSERT INTO series (family, labels, value, packed, updated) VALUES ('old_total', 'a=\"1\"', 41, NULL, 0)");
+      sql.exec("UPDATE state SET value = 1 WHERE key = 'schema_version'");
+    });
+    await abortAllDurableObjects();
+    await gw.inc("old_total", { a: "1" });
+    expect(await gw.scrape()).toContain('# HELP old_total From v1.\n# TYPE old_total counter\nold_total{a="1"} 42\n');
+    await runInDurableObject(stub(), (_instance, state) => {
+      const sql = state.storage.sql;
+      expect(sql.exec<{ value: number }>("SELECT value FROM state WHERE key = 'schema_version'").one().value).toBe(2);
+      expect(sql.exec<{ grp: string }>("SELECT grp FROM series WHERE family = 'old_total'").one().grp).toBe("");
     });
   });
 

@@ -94,6 +94,8 @@ describe("cron export", () => {
     const text = await gw.scrape();
     expect(text).toContain(`metrics_gateway_remote_write_last_success_timestamp_seconds ${t / 1000}\n`);
     expect(text).toMatch(/metrics_gateway_remote_write_requests_total\{outcome="success"\} [1-9]/);
+    const page = await (await gw.fetch("http://gateway/")).text();
+    expect(page).toContain("Last run: <strong>succeeded at");
   });
 
   it("authenticates with Basic when a user is set, Bearer with only a token", async () => {
@@ -130,6 +132,8 @@ describe("cron export", () => {
     const lastSuccess = (t: string) => /last_success_timestamp_seconds (\S+)/.exec(t)?.[1];
     expect(lastSuccess(after)).toBe(lastSuccess(before));
     expect(after).toMatch(/metrics_gateway_remote_write_samples_total\{outcome="failure"\} [1-9]/);
+    const page = await (await gw.fetch("http://gateway/")).text();
+    expect(page).toContain("Last run: <strong>FAILED at");
   });
 
   it("waits as long as Retry-After says after a 429", async () => {

@@ -1,3 +1,4 @@
+import { abortAllDurableObjects } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { compress } from "snappyjs";
 import { beforeEach, describe, expect, inject, it } from "vitest";
@@ -47,6 +48,16 @@ describe("grouping key routes", () => {
     await call("/metrics/job/a", { method: "PUT", body: "" });
     expect(await samples("x")).toEqual(['x{job="b"} 1']);
     expect(await samples("push_time_seconds")).toHaveLength(2);
+  });
+
+  it("remembers which group wrote which series across an eviction", async () => {
+    await call("/metrics/job/a", { method: "POST", body: "x 1\ny 1\n" });
+    const before = await scrape();
+    await abortAllDurableObjects();
+    expect(await scrape()).toBe(before);
+    await call("/metrics/job/a", { method: "PUT", body: "x 2\n" });
+    expect(await samples("x")).toEqual(['x{job="a"} 2']);
+    expect(await samples("y")).toEqual([]);
   });
 
   it("PUT may change a family's type when the group held all of it", async () => {
