@@ -15,6 +15,8 @@ export default defineConfig({
               bindings: {
                 MAX_BODY_BYTES: "1048576",
                 MAX_SERIES: "20000",
+                // One shard unless a test says otherwise (test/shards.test.ts spreads over several).
+                SHARDS: "1",
                 // Nothing listens here: tests that export replace fetch with a scripted receiver.
                 SECRET_PROM_ENDPOINT: "http://receiver.test/api/v1/write",
                 SECRET_PROM_USER: "",

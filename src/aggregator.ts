@@ -6,14 +6,17 @@
 import { DurableObject } from "cloudflare:workers";
 import type { DeleteResult, ExpositionFormat, PushResult } from "../rpc";
 import { ERROR_STATUS, GatewayError, isErrorName } from "./errors";
-import type { ExportReport, ExportSnapshot } from "./export";
-import { renderFamily, type SeriesValue } from "./exposition/format";
+import type { ExportReport } from "./export";
+import { renderFamily, renderHeader, renderSeries, type SeriesValue } from "./exposition/format";
 import { includesAll, parseLabelKey } from "./labels";
 import { merge, type PreparedFamily } from "./merge";
 import type { LabelPairs, MetricType } from "./model";
 import type { StaleSeries } from "./remote-write/write-request";
 import { newCounters, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
+import type { ShardFamily, ShardSeries } from "./shard-merge";
+import { REGISTRY_NAME, shardIndexOf, shardStub } from "./shards";
 import { Store, valueOf } from "./store";
+import type { TypeClaim } from "./type-registry";
 
 interface FamilyState {
   name: string;
@@ -23,6 +26,11 @@ interface FamilyState {
   series: Map<string, SeriesValue>;
   /** Label key -> id of the group that last wrote it; absent for the ungrouped group (id 0). */
   owner: Map<string, number>;
+  /**
+   * Label key -> last write (ms), kept for the types whose shards merge by recency (gauges, summary
+   * quantiles, histogram layouts); counters and untyped add up and need none.
+   */
+  updated: Map<string, number> | null;
   /** Label keys in output order; null when a series was added or removed since. */
   sorted: string[] | null;
   /** Rendered text 0.0.4 and OpenMetrics; null when anything in the family changed since. */
@@ -54,7 +62,7 @@ export interface GroupView {
   key: string;
   pushTime: number;
   failureTime: number;
-  families: { name: string; type: MetricType; help: string; series: [string, SeriesValue][] }[];
+  families: ShardFamily[];
 }
 
 /** The aggregator's state for the status page and `/api/v1/status`. */
@@ -74,6 +82,34 @@ export interface StatusView {
 }
 
 const UNGROUPED = 0;
+
+/** What a shard reports in the first step of a read. */
+export interface ShardCatalog {
+  /** `[name, type, help, unit, series]`, sorted by name. */
+  families: [string, MetricType, string, string, number][];
+  series: number;
+  counters: Counters;
+  /** `[grouping key, push time, failure time]` (ms). */
+  groups: [string, number, number][];
+}
+
+/** What a shard hands the export. */
+export interface ShardSnapshot {
+  families: ShardFamily[];
+  stale: StaleSeries[];
+  /** Tombstones recorded up to this time (ms) are in `stale`. */
+  upTo: number;
+  counters: Counters;
+  series: number;
+}
+
+/** A checked push: what it removes, the value of each series after it, families whose type it changes. */
+interface Plan {
+  doomed: Map<string, string[]>;
+  merged: SeriesValue[][];
+  retyped: Set<string>;
+  series: number;
+}
 
 export class Aggregator extends DurableObject<Env> {
   readonly #store: Store;
@@ -101,6 +137,7 @@ export class Aggregator extends DurableObject<Env> {
       const family = this.#families.get(row.family);
       if (family === undefined) continue;
       family.series.set(row.labels, valueOf(row));
+      family.updated?.set(row.labels, row.updated);
       if (row.grp !== "") {
         const group = this.#group(row.grp);
         family.owner.set(row.labels, group.id);
@@ -110,6 +147,25 @@ export class Aggregator extends DurableObject<Env> {
     }
     for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
     this.#counters.export.lastSuccessSeconds = (this.#store.getState("last_success_ms") ?? 0) / 1000;
+    this.#index = shardIndexOf(ctx.id.name);
+    // Families stored before the type registry existed are registered once, before any request.
+    if (this.#families.size > 0 && this.#store.getState("registered") !== 1) {
+      void ctx.blockConcurrencyWhile(async () => {
+        const claims = [...this.#families.values()].map((f) => ({ name: f.name, type: f.type }));
+        try {
+          await this.#registry().claim(claims);
+        } catch (error) {
+          console.error(`shard ${this.#index}: registering stored families with the type registry failed`, error);
+        }
+        this.#store.setState("registered", 1);
+      });
+    }
+  }
+
+  readonly #index: number;
+
+  #registry() {
+    return this.env.REGISTRY.getByName(REGISTRY_NAME);
   }
 
   /** The group for a grouping key, created in memory when new. */
@@ -130,18 +186,84 @@ export class Aggregator extends DurableObject<Env> {
 
   /**
    * Applies a prepared push whole or not at all: every family and series is checked and merged
-   * first, then written in one transaction, and only then made visible in memory.
+   * first, then written in one transaction, and only then made visible in memory. A family new to
+   * this shard is first claimed in the type registry, with other requests held off meanwhile, so
+   * its type agrees with every other shard's.
    */
-  apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): PushResult {
+  async apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): Promise<PushResult> {
     try {
-      return this.#apply(push, options);
+      const claims = this.#claimsFor(push);
+      if (claims.length === 0) return this.#apply(push, options, new Set());
+      // An error thrown out of blockConcurrencyWhile resets the object: carry it out as a value.
+      const outcome = await this.ctx.blockConcurrencyWhile(async (): Promise<{ ok: PushResult } | { error: unknown }> => {
+        try {
+          const again = this.#claimsFor(push);
+          const retype = again.filter((c) => this.#families.has(c.name)).map((c) => c.name);
+          // Only a replacing push of a group that held the whole family here may change its type:
+          // check locally first, then that no other shard holds it.
+          this.#plan(push, options, new Set(retype));
+          for (const name of retype) await this.#checkNoOtherShardHas(name);
+          await this.#registry().claim(again, retype);
+          return { ok: this.#apply(push, options, new Set(retype)) };
+        } catch (error) {
+          return { error };
+        }
+      });
+      if ("error" in outcome) throw outcome.error;
+      return outcome.ok;
     } catch (error) {
       this.reject(error instanceof Error ? error.name : "Error", options.group);
       throw error;
     }
   }
 
-  #apply(push: PreparedFamily[], options: ApplyOptions): PushResult {
+  /**
+   * Applies several independent pushes in one call (group commit): each is atomic on its own and
+   * fails alone; the outcomes come back in order.
+   */
+  async applyBatch(items: { push: PreparedFamily[]; options: ApplyOptions }[]): Promise<({ ok: PushResult } | { error: { name: string; message: string } })[]> {
+    const out: ({ ok: PushResult } | { error: { name: string; message: string } })[] = [];
+    for (const item of items) {
+      try {
+        out.push({ ok: await this.apply(item.push, item.options) });
+      } catch (error) {
+        out.push({ error: { name: error instanceof Error ? error.name : "Error", message: error instanceof Error ? error.message : String(error) } });
+      }
+    }
+    return out;
+  }
+
+  /** Families of a push that are new here, or change type, and so need the registry's word. */
+  #claimsFor(push: readonly PreparedFamily[]): TypeClaim[] {
+    const claims: TypeClaim[] = [];
+    for (const family of push) {
+      const state = this.#families.get(family.name);
+      if (state === undefined || state.type !== family.type) claims.push({ name: family.name, type: family.type });
+    }
+    return claims;
+  }
+
+  async #checkNoOtherShardHas(name: string): Promise<void> {
+    const shards = await this.#registry().shards(0);
+    for (let i = 0; i < shards; i++) {
+      if (i === this.#index) continue;
+      if (await shardStub(this.env, i).hasFamily(name)) {
+        throw new GatewayError("TypeConflict", `metric "${name}": another shard still holds it with its stored type; delete it first (DELETE /metrics/${name})`);
+      }
+    }
+  }
+
+  /** Whether this shard holds any series of the family. */
+  hasFamily(name: string): boolean {
+    return this.#families.has(name);
+  }
+
+  #apply(push: PreparedFamily[], options: ApplyOptions, retypable: ReadonlySet<string>): PushResult {
+    return this.#commit(push, options, this.#plan(push, options, retypable));
+  }
+
+  /** Checks a push against what is stored and computes every new value, changing nothing. */
+  #plan(push: readonly PreparedFamily[], options: ApplyOptions, retypable: ReadonlySet<string>): Plan {
     const replace = options.mode === "replace";
     const known = this.#groups.get(options.group);
     const groupId = known?.id ?? -1;
@@ -155,7 +277,7 @@ export class Aggregator extends DurableObject<Env> {
     for (const family of push) {
       const state = this.#families.get(family.name);
       if (state !== undefined && state.type !== family.type) {
-        if (!replace || !this.#onlyOwnedBy(state, groupId)) {
+        if (!replace || !this.#onlyOwnedBy(state, groupId) || !retypable.has(family.name)) {
           throw new GatewayError(
             "TypeConflict",
             `metric "${family.name}": pushed as ${family.type} but stored as ${state.type}; push it as ${state.type}, or delete it first (DELETE /metrics/${family.name})`,
@@ -181,10 +303,15 @@ export class Aggregator extends DurableObject<Env> {
     if (added > removed && this.#seriesCount + added - removed > max) {
       throw new GatewayError(
         "LimitExceeded",
-        `the push adds ${added - removed} series to the ${this.#seriesCount} stored, over the limit of ${max} (MAX_SERIES); delete unused series or raise MAX_SERIES`,
+        `the push adds ${added - removed} series to the ${this.#seriesCount} stored in this shard, over the limit of ${max} (MAX_SERIES, per shard); delete unused series or raise MAX_SERIES`,
       );
     }
+    return { doomed, merged, retyped, series };
+  }
 
+  /** Writes a planned push in one transaction, then makes it visible in memory. */
+  #commit(push: readonly PreparedFamily[], options: ApplyOptions, plan: Plan): PushResult {
+    const { doomed, merged, retyped, series } = plan;
     const now = Date.now();
     const group = this.#group(options.group);
     const exporting = this.#exporting;
@@ -200,11 +327,10 @@ export class Aggregator extends DurableObject<Env> {
             unit: family.unit !== "" ? family.unit : (state?.unit ?? ""),
           });
         }
-        const values = merged[f] ?? [];
-        family.keys.forEach((key, i) => {
-          this.#store.putSeries(family.name, key, group.key, values[i] ?? NaN, now);
-          if (this.#tombstoned.size > 0 && this.#tombstoned.has(`${family.name}\0${key}`)) this.#store.clearTombstone(family.name, key);
-        });
+        this.#store.putSeriesMany(family.name, group.key, family.keys, merged[f] ?? [], now);
+        if (this.#tombstoned.size > 0) {
+          for (const key of family.keys) if (this.#tombstoned.has(`${family.name}\0${key}`)) this.#store.clearTombstone(family.name, key);
+        }
       });
       if (group.key !== "") this.#store.putGroup({ key: group.key, push_time: now, failure_time: group.failureTime });
     });
@@ -226,6 +352,7 @@ export class Aggregator extends DurableObject<Env> {
       for (let i = 0; i < family.keys.length; i++) {
         const key = family.keys[i] ?? "";
         state.series.set(key, values[i] ?? NaN);
+        state.updated?.set(key, now);
         if (group.id === UNGROUPED) state.owner.delete(key);
         else state.owner.set(key, group.id);
         if (this.#tombstoned.size > 0) this.#tombstoned.delete(`${family.name}\0${key}`);
@@ -271,10 +398,12 @@ export class Aggregator extends DurableObject<Env> {
       const state = this.#families.get(name);
       if (state === undefined) continue;
       if (keys.length === state.series.size) this.#store.deleteFamily(name);
-      for (const key of keys) {
-        if (keys.length !== state.series.size) this.#store.deleteSeries(name, key);
-        const value = state.series.get(key);
-        if (exporting && value !== undefined) this.#store.putTombstone(name, state.type, key, value, now);
+      else this.#store.deleteSeriesMany(name, keys);
+      if (exporting) {
+        for (const key of keys) {
+          const value = state.series.get(key);
+          if (value !== undefined) this.#store.putTombstone(name, state.type, key, value, now);
+        }
       }
     }
   }
@@ -287,6 +416,7 @@ export class Aggregator extends DurableObject<Env> {
       for (const key of keys) {
         if (state.series.delete(key)) this.#seriesCount--;
         state.owner.delete(key);
+        state.updated?.delete(key);
         if (exporting) this.#tombstoned.add(`${name}\0${key}`);
       }
       if (state.series.size === 0) {
@@ -395,13 +525,14 @@ export class Aggregator extends DurableObject<Env> {
     return { families: this.#families.size, series: this.#seriesCount, counters: this.#counters };
   }
 
-  #renderCached(state: FamilyState, openmetrics: boolean): string {
+  /** The family's rendered series lines, cached until it changes; with its HELP/TYPE header when `header`. */
+  #renderCached(state: FamilyState, openmetrics: boolean, header = true): string {
     const cached = openmetrics ? state.openmetrics : state.text;
-    if (cached !== null) return cached;
+    if (cached !== null) return header ? renderHeader(state, openmetrics) + cached : cached;
     if (state.sorted === null) state.sorted = [...state.series.keys()].sort(compare);
     const keys = state.sorted;
     const series = state.series;
-    const text = renderFamily(
+    const text = renderSeries(
       {
         name: state.name,
         type: state.type,
@@ -418,7 +549,7 @@ export class Aggregator extends DurableObject<Env> {
     );
     if (openmetrics) state.openmetrics = text;
     else state.text = text;
-    return text;
+    return header ? renderHeader(state, openmetrics) + text : text;
   }
 
   /** The groups with their series, for `/api/v1/metrics` and the status page. */
@@ -430,9 +561,11 @@ export class Aggregator extends DurableObject<Env> {
       for (const name of names) {
         const state = this.#families.get(name);
         if (state === undefined) continue;
-        const series: [string, SeriesValue][] = [];
-        for (const [key, value] of state.series) if ((state.owner.get(key) ?? UNGROUPED) === group.id) series.push([key, value]);
-        if (series.length > 0) families.push({ name, type: state.type, help: state.help, series: series.sort((a, b) => compare(a[0], b[0])) });
+        const series: ShardSeries[] = [];
+        for (const [key, value] of state.series) {
+          if ((state.owner.get(key) ?? UNGROUPED) === group.id) series.push([key, value, state.updated?.get(key) ?? 0]);
+        }
+        if (series.length > 0) families.push({ name, type: state.type, help: state.help, unit: state.unit, series: series.sort((a, b) => compare(a[0], b[0])) });
       }
       if (group.id === UNGROUPED && families.length === 0) continue;
       families.sort((a, b) => compare(a.name, b.name));
@@ -456,42 +589,92 @@ export class Aggregator extends DurableObject<Env> {
     };
   }
 
+  /** This shard's families (sorted by name), counts, counters and groups: the first step of a sharded read. */
+  catalog(): ShardCatalog {
+    if (this.#sortedNames === null) this.#sortedNames = [...this.#families.keys()].sort(compare);
+    const families: ShardCatalog["families"] = [];
+    for (const name of this.#sortedNames) {
+      const s = this.#families.get(name);
+      if (s !== undefined) families.push([s.name, s.type, s.help, s.unit, s.series.size]);
+    }
+    const groups: [string, number, number][] = [];
+    for (const g of this.#groups.values()) if (g.key !== "") groups.push([g.key, g.pushTime, g.failureTime]);
+    return { families, series: this.#seriesCount, counters: this.#counters, groups };
+  }
+
   /**
-   * A copy of every series and every pending stale marker for the export, taken in one synchronous
-   * step (so it is consistent) and handed to the Worker, which encodes and sends it while this object
-   * goes on taking writes. The sample time is `scheduledTime`, moved past the previous run's when
-   * needed, so per series timestamps strictly increase from one run to the next.
+   * The second step of a sharded read: for families only this shard holds, their rendered sample
+   * lines (cached); for families several shards hold, their series with last-write times to merge.
    */
-  snapshot(scheduledTime: number): ExportSnapshot {
+  scrapeParts(format: ExpositionFormat, textNames: string[], dataNames: string[]): { texts: string[]; data: ShardFamily[] } {
+    const openmetrics = format === "openmetrics";
+    const texts = textNames.map((name) => {
+      const state = this.#families.get(name);
+      return state === undefined ? "" : this.#renderCached(state, openmetrics, false);
+    });
+    const data: ShardFamily[] = [];
+    for (const name of dataNames) {
+      const state = this.#families.get(name);
+      if (state !== undefined) data.push(this.#shardFamily(state));
+    }
+    return { texts, data };
+  }
+
+  #shardFamily(state: FamilyState): ShardFamily {
+    if (state.sorted === null) state.sorted = [...state.series.keys()].sort(compare);
+    const series: ShardSeries[] = [];
+    for (const key of state.sorted) {
+      const value = state.series.get(key);
+      if (value !== undefined) series.push([key, value, state.updated?.get(key) ?? 0]);
+    }
+    return { name: state.name, type: state.type, help: state.help, unit: state.unit, series };
+  }
+
+  /**
+   * The sample time for an export run (asked of shard 0 only): `scheduledTime`, moved past the
+   * previous run's when needed, so per series timestamps strictly increase from one run to the next.
+   */
+  exportTimestamp(scheduledTime: number): number {
     const last = this.#store.getState("last_export_ms") ?? 0;
     const timestampMs = Math.max(Math.floor(scheduledTime), last + 1);
     this.#store.setState("last_export_ms", timestampMs);
-    const families: ExportSnapshot["families"] = [];
-    for (const state of this.#families.values()) {
-      families.push({ name: state.name, type: state.type, help: state.help, unit: state.unit, series: [...state.series] });
-    }
-    families.push(...selfFamilies(this.#selfStats()));
-    const stale: StaleSeries[] = this.#store.tombstones().map((row) => ({ family: row.family, type: row.type, key: row.labels, value: valueOf(row) }));
-    return { families, stale, timestampMs, upTo: Date.now() };
+    return timestampMs;
   }
 
-  /** Records an export run: its counters, and on full success the stale markers it delivered. */
-  exported(report: ExportReport): void {
-    const ex = this.#counters.export;
-    ex.samplesSent += report.samplesSent;
-    ex.samplesFailed += report.samplesFailed;
-    ex.retries += report.retries;
-    for (const [outcome, n] of Object.entries(report.attempts) as [keyof typeof ex.attempts, number][]) ex.attempts[outcome] += n;
-    for (const [reason, n] of Object.entries(report.dropped)) ex.dropped.set(reason, (ex.dropped.get(reason) ?? 0) + n);
-    ex.lastDurationSeconds = report.durationMs / 1000;
-    ex.lastRunMs = report.timestampMs;
-    ex.lastRunOk = report.ok;
+  /**
+   * A copy of every series (sorted, with last-write times) and every pending stale marker for the
+   * export, taken in one synchronous step so it is consistent; the Worker merges shards, encodes
+   * and sends while this object goes on taking writes.
+   */
+  snapshot(): ShardSnapshot {
+    const families: ShardFamily[] = [];
+    for (const state of this.#families.values()) families.push(this.#shardFamily(state));
+    const stale: StaleSeries[] = this.#store.tombstones().map((row) => ({ family: row.family, type: row.type, key: row.labels, value: valueOf(row) }));
+    return { families, stale, upTo: Date.now(), counters: this.#counters, series: this.#seriesCount };
+  }
+
+  /**
+   * Records an export run: on full success, the stale markers this shard's snapshot handed over
+   * (up to `upTo`) are delivered. The run's counters are kept by shard 0 (`primary`).
+   */
+  exported(report: ExportReport, upTo: number, primary: boolean): void {
+    if (primary) {
+      const ex = this.#counters.export;
+      ex.samplesSent += report.samplesSent;
+      ex.samplesFailed += report.samplesFailed;
+      ex.retries += report.retries;
+      for (const [outcome, n] of Object.entries(report.attempts) as [keyof typeof ex.attempts, number][]) ex.attempts[outcome] += n;
+      for (const [reason, n] of Object.entries(report.dropped)) ex.dropped.set(reason, (ex.dropped.get(reason) ?? 0) + n);
+      ex.lastDurationSeconds = report.durationMs / 1000;
+      ex.lastRunMs = report.timestampMs;
+      ex.lastRunOk = report.ok;
+      if (report.ok) {
+        ex.lastSuccessSeconds = report.timestampMs / 1000;
+        this.#store.setState("last_success_ms", report.timestampMs);
+      }
+    }
     if (!report.ok) return;
-    ex.lastSuccessSeconds = report.timestampMs / 1000;
-    this.ctx.storage.transactionSync(() => {
-      this.#store.setState("last_success_ms", report.timestampMs);
-      this.#store.clearTombstonesUpTo(report.upTo);
-    });
+    this.#store.clearTombstonesUpTo(upTo);
     this.#tombstoned.clear();
     for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
   }
@@ -518,7 +701,8 @@ export class Aggregator extends DurableObject<Env> {
 }
 
 function newFamily(name: string, type: MetricType, help: string, unit: string): FamilyState {
-  return { name, type, help, unit, series: new Map(), owner: new Map(), sorted: null, text: null, openmetrics: null };
+  const recency = type === "gauge" || type === "summary" || type === "histogram";
+  return { name, type, help, unit, series: new Map(), owner: new Map(), updated: recency ? new Map() : null, sorted: null, text: null, openmetrics: null };
 }
 
 function compare(a: string, b: string): number {

@@ -14,6 +14,9 @@ import { labelKey } from "./labels";
 import { checkNotReserved, packArrays, prepare, type PreparedFamily } from "./merge";
 import type { Family, LabelPairs, MetricType } from "./model";
 import { checkLabelName, checkMetricName } from "./names";
+import { groupCommit } from "./group-commit";
+import { scrapeShards, statusShards } from "./reads";
+import { REGISTRY_NAME, allShards, configuredShards, shardForGroup, shardStub, shardsToRead } from "./shards";
 
 /** prom-client's default histogram buckets, used when `observe` is given none. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -33,8 +36,6 @@ export interface PushTarget {
 
 const UNGROUPED: PushTarget = { group: [], mode: "aggregate" };
 
-/** The one aggregator object's name. */
-const AGGREGATOR_NAME = "aggregator";
 
 export class Core {
   readonly #env: Env;
@@ -45,8 +46,22 @@ export class Core {
     this.#waitUntil = waitUntil;
   }
 
-  #aggregator() {
-    return this.#env.AGGREGATOR.getByName(AGGREGATOR_NAME);
+  /**
+   * Applies a prepared write: a group's writes go to the group's shard (so PUT and DELETE stay
+   * atomic there), ungrouped writes to the shards in rotation, both through group commit. A
+   * replacing write also clears the group on every other shard (it may have lived on another one
+   * before SHARDS changed, and the ungrouped group lives on all of them).
+   */
+  async #apply(prepared: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
+    const env = this.#env;
+    const reads = await shardsToRead(env);
+    const shards = configuredShards(env);
+    const shard = options.group === "" ? groupCommit.shardForUngrouped(shards) : shardForGroup(options.group, shards);
+    const result = await groupCommit.submit(env, shard, prepared, options);
+    if (options.mode === "replace" && reads > 1) {
+      await allShards(reads, "replace", (i) => (i === shard ? Promise.resolve({ deleted: 0 }) : shardStub(env, i).removeGroup(options.group)));
+    }
+    return result;
   }
 
   /**
@@ -60,18 +75,20 @@ export class Core {
       const families = dropCreatedGauges(withGroupingLabels(parseBody(body, contentType), target.group));
       return prepare(families);
     }, group);
-    const options: ApplyOptions = { group, mode: target.mode };
-    return this.#aggregator().apply(prepared, options);
+    return this.#apply(prepared, { group, mode: target.mode });
   }
 
-  /** Deletes a group's series (the Pushgateway's `DELETE /metrics/job/...`). */
+  /** Deletes a group's series (the Pushgateway's `DELETE /metrics/job/...`) on every shard. */
   async deleteGroup(group: LabelPairs): Promise<DeleteResult> {
-    return this.#aggregator().removeGroup(labelKey(group));
+    const key = labelKey(group);
+    const env = this.#env;
+    const results = await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).removeGroup(key));
+    return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
   }
 
   /** The groups and their series, for the operators' API and the status page. */
   async status(): Promise<StatusView> {
-    return (await this.#aggregator().status()) as StatusView;
+    return statusShards(this.#env, await shardsToRead(this.#env));
   }
 
   async inc(name: unknown, labels: unknown, value: unknown = 1): Promise<void> {
@@ -112,22 +129,29 @@ export class Core {
       checkMetricName(name, "delete(name)");
       return labelPairs(labels);
     });
-    return this.#aggregator().remove(name as string, pairs);
+    const env = this.#env;
+    const target = name as string;
+    const results = await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).remove(target, pairs));
+    // A family deleted as a whole (or everything) is gone from every shard: its type may change now.
+    if (pairs.length === 0) await env.REGISTRY.getByName(REGISTRY_NAME).release(target);
+    return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
   }
 
   async scrape(format: ExpositionFormat): Promise<string> {
-    return this.#aggregator().render(format);
+    return scrapeShards(this.#env, await shardsToRead(this.#env), format);
   }
 
   /** Whether the aggregator answers (for `/-/ready`). */
-  async ready(): Promise<{ families: number; series: number }> {
-    return this.#aggregator().ping();
+  async ready(): Promise<void> {
+    const env = this.#env;
+    await allShards(await shardsToRead(env), "ready", (i) => shardStub(env, i).ping());
   }
 
   /** Counts a rejection that happened before the aggregator was called, without delaying the answer. */
   countRejected(error: unknown, group = ""): void {
     if (error instanceof GatewayError) {
-      this.#waitUntil(this.#aggregator().reject(error.name, group).catch(() => undefined));
+      const shard = group === "" ? 0 : shardForGroup(group, configuredShards(this.#env));
+      this.#waitUntil(shardStub(this.#env, shard).reject(error.name, group).catch(() => undefined));
     }
   }
 
@@ -138,7 +162,7 @@ export class Core {
       checkNotReserved(name);
       return { name, type, help: "", unit: "", keys: [labelKey(labelPairs(labels))], values: [value] };
     });
-    await this.#aggregator().apply([family]);
+    await this.#apply([family], { group: "", mode: "aggregate" });
   }
 
   /** Runs a validation step, counting its rejection (against `group`, if any) before rethrowing. */

@@ -2,30 +2,17 @@
  * The cron export: snapshot the aggregator, encode remote write 1.0, send it to
  * SECRET_PROM_ENDPOINT, and report the outcome back to the aggregator.
  */
-import type { SeriesValue } from "./exposition/format";
-import type { MetricType } from "./model";
+import { snapshotShards } from "./reads";
 import { sendBatches, type SendConfig, type SendDeps, type SendResult } from "./remote-write/send";
-import { encodeWriteRequests, type StaleSeries } from "./remote-write/write-request";
-
-/** What the aggregator hands the export: a consistent copy of its series. */
-export interface ExportSnapshot {
-  families: { name: string; type: MetricType; help: string; unit: string; series: [string, SeriesValue][] }[];
-  stale: StaleSeries[];
-  /** The sample time for this run (ms), later than the previous run's. */
-  timestampMs: number;
-  /** Tombstones recorded up to this time (ms) are covered by `stale`. */
-  upTo: number;
-}
+import { encodeWriteRequests } from "./remote-write/write-request";
+import { allShards, shardStub, shardsToRead } from "./shards";
 
 /** What the export reports back to the aggregator. */
 export interface ExportReport extends SendResult {
   timestampMs: number;
-  upTo: number;
   dropped: Record<string, number>;
   durationMs: number;
 }
-
-const AGGREGATOR_NAME = "aggregator";
 
 /** The export's settings from the environment, or undefined when no endpoint is configured. */
 export function exportConfig(env: Env): (SendConfig & { batchSize: number }) | undefined {
@@ -68,22 +55,16 @@ export async function runExport(env: Env, scheduledTime: number, deps: SendDeps 
     return undefined;
   }
   const started = deps.now();
-  const aggregator = env.AGGREGATOR.getByName(AGGREGATOR_NAME);
-  // RPC's type mapping widens tuples to arrays; the value is exactly the ExportSnapshot returned.
-  const snapshot = (await aggregator.snapshot(scheduledTime)) as ExportSnapshot;
+  const shards = await shardsToRead(env);
+  const timestampMs = await shardStub(env, 0).exportTimestamp(scheduledTime);
+  const snapshot = await snapshotShards(env, shards);
   const encoded = encodeWriteRequests(snapshot.families, snapshot.stale, {
-    timestampMs: snapshot.timestampMs,
+    timestampMs,
     maxSeriesPerRequest: config.batchSize,
   });
   const sent = await sendBatches(encoded.batches, config, deps);
-  const report: ExportReport = {
-    ...sent,
-    timestampMs: snapshot.timestampMs,
-    upTo: snapshot.upTo,
-    dropped: { ...encoded.dropped },
-    durationMs: deps.now() - started,
-  };
-  await aggregator.exported(report);
+  const report: ExportReport = { ...sent, timestampMs, dropped: { ...encoded.dropped }, durationMs: deps.now() - started };
+  await allShards(shards, "export bookkeeping", (i) => shardStub(env, i).exported(report, snapshot.upTo[i] ?? 0, i === 0));
   const dropped = Object.values(encoded.dropped).reduce((a, b) => a + b, 0);
   console.log(
     `remote write: ${sent.ok ? "ok" : "FAILED"}, ${encoded.batches.length} requests, ${sent.samplesSent} samples sent, ${sent.samplesFailed} failed, ${sent.retries} retries, ${dropped} series dropped, ${report.durationMs} ms`,

@@ -10,6 +10,7 @@ import { runExport } from "./export";
 import { handleHttp } from "./http";
 
 export { Aggregator } from "./aggregator";
+export { TypeRegistry } from "./type-registry";
 
 /** The default entrypoint: `env.METRICS.inc(...)` over a service binding, or `env.METRICS.fetch(...)`. */
 export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGateway {

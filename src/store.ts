@@ -126,16 +126,31 @@ export class Store {
   }
 
   putSeries(family: string, labels: string, group: string, value: SeriesValue, updated: number): void {
-    const scalar = typeof value === "number";
-    this.#sql.exec(
-      "INSERT INTO series (family, labels, grp, value, packed, updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed, updated = excluded.updated",
-      family,
-      labels,
-      group,
-      scalar ? (Number.isNaN(value) ? null : value) : null,
-      scalar ? null : bytesOf(value),
-      updated,
-    );
+    this.putSeriesMany(family, group, [labels], [value], updated);
+  }
+
+  /**
+   * Upserts many series of one family, several rows per statement: Durable Objects allow at most
+   * 100 bound parameters, so rows go in chunks of {@link ROWS_PER_UPSERT} (6 parameters each).
+   */
+  putSeriesMany(family: string, group: string, keys: readonly string[], values: readonly SeriesValue[], updated: number): void {
+    for (let start = 0; start < keys.length; start += ROWS_PER_UPSERT) {
+      const end = Math.min(keys.length, start + ROWS_PER_UPSERT);
+      const params: (string | number | ArrayBuffer | null)[] = [];
+      for (let i = start; i < end; i++) {
+        const value = values[i] ?? NaN;
+        const scalar = typeof value === "number";
+        params.push(family, keys[i] ?? "", group, scalar ? (Number.isNaN(value) ? null : value) : null, scalar ? null : bytesOf(value), updated);
+      }
+      this.#sql.exec(upsertStatement(end - start), ...params);
+    }
+  }
+
+  deleteSeriesMany(family: string, keys: readonly string[]): void {
+    for (let start = 0; start < keys.length; start += 90) {
+      const chunk = keys.slice(start, start + 90);
+      this.#sql.exec(`DELETE FROM series WHERE family = ? AND labels IN (${chunk.map(() => "?").join(",")})`, family, ...chunk);
+    }
   }
 
   /** Records that a series is gone, so the next export sends its stale marker. */
@@ -201,6 +216,19 @@ export class Store {
   deleteGroup(key: string): void {
     this.#sql.exec("DELETE FROM groups WHERE key = ?", key);
   }
+}
+
+/** Rows per multi-row upsert: 16 x 6 = 96 bound parameters, under the limit of 100. */
+const ROWS_PER_UPSERT = 16;
+const upserts = new Map<number, string>();
+
+function upsertStatement(rows: number): string {
+  let sql = upserts.get(rows);
+  if (sql === undefined) {
+    sql = `INSERT INTO series (family, labels, grp, value, packed, updated) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?)").join(", ")} ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed, updated = excluded.updated`;
+    upserts.set(rows, sql);
+  }
+  return sql;
 }
 
 /** A stored series value from its row (series or tombstone). */

@@ -35,19 +35,31 @@ export function formatFloat(v: number): string {
  * summaries `[sum, count, q0..qN, value0..valueN]`.
  */
 export function renderFamily(family: FamilyView, openmetrics: boolean): string {
-  const { type } = family;
-  let base = family.name;
-  let sampleName = family.name;
-  if (openmetrics && type === "counter") {
-    // OpenMetrics names a counter family without `_total` and its samples with it.
-    if (base.endsWith("_total")) base = base.slice(0, -6);
-    sampleName = `${base}_total`;
-  }
-  const typeWord = openmetrics && type === "untyped" ? "unknown" : type;
+  return renderHeader(family, openmetrics) + renderSeries(family, openmetrics);
+}
+
+/** OpenMetrics names a counter family without `_total` and its samples with it. */
+function names(family: Pick<FamilyView, "name" | "type">, openmetrics: boolean): { base: string; sample: string } {
+  if (!openmetrics || family.type !== "counter") return { base: family.name, sample: family.name };
+  const base = family.name.endsWith("_total") ? family.name.slice(0, -6) : family.name;
+  return { base, sample: `${base}_total` };
+}
+
+/** The HELP, TYPE (and in OpenMetrics, UNIT) lines of a family. */
+export function renderHeader(family: Omit<FamilyView, "series">, openmetrics: boolean): string {
+  const { base } = names(family, openmetrics);
+  const typeWord = openmetrics && family.type === "untyped" ? "unknown" : family.type;
   const quoted = isLegacyMetricName(base) ? base : `"${escapeLabelValue(base)}"`;
   let out = `# HELP ${quoted} ${escapeHelp(family.help, openmetrics)}\n# TYPE ${quoted} ${typeWord}\n`;
   if (openmetrics && family.unit !== "") out += `# UNIT ${quoted} ${family.unit}\n`;
+  return out;
+}
 
+/** The sample lines of a family's series, in the order given. */
+export function renderSeries(family: FamilyView, openmetrics: boolean): string {
+  const { type } = family;
+  const { base, sample } = names(family, openmetrics);
+  let out = "";
   if (type === "histogram" || type === "summary") {
     const bucket = sampleStart(`${base}_bucket`);
     const sum = sampleStart(`${base}_sum`);
@@ -66,7 +78,7 @@ export function renderFamily(family: FamilyView, openmetrics: boolean): string {
       out += `${line(count, key)} ${formatFloat(value[1] ?? NaN)}\n`;
     }
   } else {
-    const start = sampleStart(sampleName);
+    const start = sampleStart(sample);
     for (const [key, value] of family.series) {
       if (typeof value !== "number") continue;
       out += `${line(start, key)} ${formatFloat(value)}\n`;

@@ -1,0 +1,90 @@
+/**
+ * Shards: which aggregator object a write goes to, which ones a read must cover, and calling them
+ * all with a deadline so a slow or failing shard is an error, never a silently partial answer.
+ */
+import { GatewayError } from "./errors";
+
+/** The type registry object's name. */
+export const REGISTRY_NAME = "registry";
+
+/** Shard 0 keeps the name the single aggregator always had, so its data is found without a migration. */
+export function shardName(index: number): string {
+  return index === 0 ? "aggregator" : `aggregator-${index}`;
+}
+
+/** A shard's index from its object name (-1 for an object that is not a named shard, as in some tests). */
+export function shardIndexOf(name: string | undefined): number {
+  if (name === "aggregator") return 0;
+  const m = /^aggregator-(\d+)$/.exec(name ?? "");
+  return m === null ? -1 : Number(m[1]);
+}
+
+export function shardStub(env: Env, index: number) {
+  return env.AGGREGATOR.getByName(shardName(index));
+}
+
+/** The SHARDS setting: how many shards writes are spread over. */
+export function configuredShards(env: Env): number {
+  const n = Math.floor(Number(env.SHARDS));
+  return Number.isFinite(n) && n >= 1 ? n : 1;
+}
+
+/** The shard a Pushgateway group lives on (FNV-1a of its grouping key), so PUT and DELETE stay atomic. */
+export function shardForGroup(groupKey: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < groupKey.length; i++) {
+    h ^= groupKey.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+const READ_CACHE_MS = 30_000;
+const readCache = new Map<number, { at: number; shards: Promise<number> }>();
+
+/**
+ * How many shards reads must cover: the most ever written to, which the type registry remembers
+ * (SHARDS may have been lowered since). Asking also registers this isolate's SHARDS there; the
+ * answer is cached per isolate for a short while.
+ */
+export function shardsToRead(env: Env): Promise<number> {
+  const configured = configuredShards(env);
+  const cached = readCache.get(configured);
+  if (cached !== undefined && Date.now() - cached.at < READ_CACHE_MS) return cached.shards;
+  const shards = env.REGISTRY.getByName(REGISTRY_NAME)
+    .shards(configured)
+    .then((n) => Math.max(n, configured));
+  readCache.set(configured, { at: Date.now(), shards });
+  shards.catch(() => readCache.delete(configured));
+  return shards;
+}
+
+/** How long a read waits for each shard. */
+export const SHARD_DEADLINE_MS = 10_000;
+
+/**
+ * Calls every shard in parallel; any failure or a shard slower than the deadline fails the whole
+ * call with Unavailable naming the shard (a partial scrape would look like counter resets).
+ */
+export async function allShards<T>(count: number, what: string, call: (index: number) => Promise<T>): Promise<T[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new GatewayError("Unavailable", `${what}: shard ${index} did not answer within ${SHARD_DEADLINE_MS / 1000} s; nothing partial is returned, retry`)),
+          SHARD_DEADLINE_MS,
+        );
+      });
+      try {
+        return await Promise.race([call(index), deadline]);
+      } catch (error) {
+        if (error instanceof GatewayError && error.name === "Unavailable") throw error;
+        if (error instanceof Error && error.name !== "Error" && error.name !== "TypeError") throw error;
+        throw new GatewayError("Unavailable", `${what}: shard ${index} failed (${error instanceof Error ? error.message : String(error)}); nothing partial is returned, retry`);
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    }),
+  );
+}
