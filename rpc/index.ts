@@ -71,6 +71,17 @@ export type MetricsGatewayErrorName =
   | "UnsupportedMediaType"
   | "Unavailable";
 
+/** One write of a {@link MetricsGateway.batch} call. */
+export type MetricOp =
+  | { op: "inc"; name: string; labels?: Labels; value?: number }
+  | { op: "set"; name: string; labels?: Labels; value: number }
+  | { op: "observe"; name: string; labels?: Labels; value: number; buckets?: number[] };
+
+export interface BatchResult {
+  /** Writes applied (all of them: a batch is applied whole or not at all). */
+  applied: number;
+}
+
 /** The RPC surface of the gateway's default entrypoint. */
 export interface MetricsGateway {
   /** Adds `value` (default 1; finite, >= 0) to a counter, creating it at 0 first. */
@@ -82,6 +93,12 @@ export interface MetricsGateway {
    * implied) and default to prom-client's `[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]`.
    */
   observe(name: string, labels: Labels | undefined, value: number, buckets?: number[]): Promise<void>;
+  /**
+   * Applies many `inc` / `set` / `observe` writes as one call, whole or not at all: increments of
+   * one series add up, the last `set` wins, observations accumulate. What `metrics()` from
+   * `rpc/client` sends.
+   */
+  batch(ops: MetricOp[]): Promise<BatchResult>;
   /** Pushes a Prometheus text 0.0.4 or OpenMetrics body; applied whole or not at all. */
   push(body: string, options?: PushOptions): Promise<PushResult>;
   /**

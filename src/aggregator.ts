@@ -191,6 +191,11 @@ export class Aggregator extends DurableObject<Env> {
    * its type agrees with every other shard's.
    */
   async apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): Promise<PushResult> {
+    this.#counters.writeCalls++;
+    return this.#applyOne(push, options);
+  }
+
+  async #applyOne(push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
     try {
       const claims = this.#claimsFor(push);
       if (claims.length === 0) return this.#apply(push, options, new Set());
@@ -222,10 +227,11 @@ export class Aggregator extends DurableObject<Env> {
    * fails alone; the outcomes come back in order.
    */
   async applyBatch(items: { push: PreparedFamily[]; options: ApplyOptions }[]): Promise<({ ok: PushResult } | { error: { name: string; message: string } })[]> {
+    this.#counters.writeCalls++;
     const out: ({ ok: PushResult } | { error: { name: string; message: string } })[] = [];
     for (const item of items) {
       try {
-        out.push({ ok: await this.apply(item.push, item.options) });
+        out.push({ ok: await this.#applyOne(item.push, item.options) });
       } catch (error) {
         out.push({ error: { name: error instanceof Error ? error.name : "Error", message: error instanceof Error ? error.message : String(error) } });
       }

@@ -2,7 +2,7 @@
  * The gateway's operations, shared by the RPC methods and the HTTP routes: validate and prepare in
  * the stateless Worker, then one call to the aggregator Durable Object.
  */
-import type { DeleteResult, ExpositionFormat, Labels, PushMode, PushResult } from "../rpc";
+import type { BatchResult, DeleteResult, ExpositionFormat, Labels, PushMode, PushResult } from "../rpc";
 import type { ApplyOptions, StatusView } from "./aggregator";
 import { utf8 } from "./body";
 import { GatewayError } from "./errors";
@@ -11,7 +11,7 @@ import { parseExposition } from "./exposition/parse";
 import { parseDelimitedProtobuf } from "./exposition/protobuf";
 import { dropCreatedGauges, withGroupingLabels } from "./groups";
 import { labelKey } from "./labels";
-import { checkNotReserved, packArrays, prepare, type PreparedFamily } from "./merge";
+import { checkNotReserved, merge, packArrays, prepare, type PreparedFamily } from "./merge";
 import type { Family, LabelPairs, MetricType } from "./model";
 import { checkLabelName, checkMetricName } from "./names";
 import { groupCommit } from "./group-commit";
@@ -92,31 +92,27 @@ export class Core {
   }
 
   async inc(name: unknown, labels: unknown, value: unknown = 1): Promise<void> {
-    const v = this.#checked(() => {
-      const n = number(value, "value");
-      if (!(n >= 0 && n !== Infinity)) {
-        throw new GatewayError("InvalidValue", `inc("${String(name)}"): value ${n} is not a finite number >= 0; counters only go up (use set() for a gauge)`);
-      }
-      return n;
-    });
-    await this.#write(name, labels, "counter", v);
+    await this.#writes([{ op: "inc", name, labels, value }]);
   }
 
   async set(name: unknown, labels: unknown, value: unknown): Promise<void> {
-    const v = this.#checked(() => number(value, "value"));
-    await this.#write(name, labels, "gauge", v);
+    await this.#writes([{ op: "set", name, labels, value }]);
   }
 
   async observe(name: unknown, labels: unknown, value: unknown, buckets: unknown): Promise<void> {
-    const packed = this.#checked(() => {
-      const v = number(value, "value");
-      if (Number.isNaN(v)) throw new GatewayError("InvalidValue", `observe("${String(name)}"): value is NaN; observe a number`);
-      const bounds = bucketsOf(buckets);
-      return packArrays(v, 1, bounds, bounds.map((b) => (v <= b ? 1 : 0)));
-    });
-    await this.#write(name, labels, "histogram", packed);
+    await this.#writes([{ op: "observe", name, labels, value, buckets }]);
   }
 
+  /** Many `inc` / `set` / `observe` writes as one push, whole or not at all (the batching client's call). */
+  async batch(ops: unknown): Promise<BatchResult> {
+    const list = this.#checked(() => {
+      if (!Array.isArray(ops)) throw new GatewayError("BadRequest", `batch(ops): ops must be an array of { op, name, labels, value }, got ${typeof ops}`);
+      return ops as unknown[];
+    });
+    if (list.length === 0) return { applied: 0 };
+    await this.#writes(list.map((op, i) => opFields(op, i)));
+    return { applied: list.length };
+  }
   async delete(name: unknown, labels: unknown): Promise<DeleteResult> {
     const pairs = this.#checked(() => {
       if (typeof name !== "string" || name === "") throw new GatewayError("BadRequest", `delete(name): name must be a metric name or "__all"`);
@@ -155,14 +151,10 @@ export class Core {
     }
   }
 
-  async #write(name: unknown, labels: unknown, type: MetricType, value: SeriesValue): Promise<void> {
-    const family = this.#checked((): PreparedFamily => {
-      if (typeof name !== "string") throw new GatewayError("BadRequest", `name must be a string, got ${typeof name}`);
-      checkMetricName(name, `metric "${name}"`);
-      checkNotReserved(name);
-      return { name, type, help: "", unit: "", keys: [labelKey(labelPairs(labels))], values: [value] };
-    });
-    await this.#apply([family], { group: "", mode: "aggregate" });
+  /** Validates writes and folds them into one push: increments add up, the last set wins, observations accumulate. */
+  async #writes(ops: readonly OpFields[]): Promise<void> {
+    const push = this.#checked(() => foldWrites(ops));
+    await this.#apply(push, { group: "", mode: "aggregate" });
   }
 
   /** Runs a validation step, counting its rejection (against `group`, if any) before rethrowing. */
@@ -221,6 +213,75 @@ export function decodeJsonString(body: string): string {
   }
   if (typeof decoded !== "string") throw new GatewayError("ParseError", "line 1, column 1: the body is JSON but not a string; send exposition text");
   return decoded;
+}
+
+/** An RPC write before validation. */
+interface OpFields {
+  op: unknown;
+  name: unknown;
+  labels: unknown;
+  value: unknown;
+  buckets?: unknown;
+  /** Where it came from, for messages: `ops[3]` in a batch. */
+  where?: string;
+}
+
+function opFields(op: unknown, i: number): OpFields {
+  if (typeof op !== "object" || op === null) return { op: undefined, name: undefined, labels: undefined, value: undefined, where: `ops[${i}]` };
+  const o = op as Record<string, unknown>;
+  return { op: o.op, name: o.name, labels: o.labels, value: o.value, buckets: o.buckets, where: `ops[${i}]` };
+}
+
+/**
+ * Checks every write and folds them into prepared families. Throws the first problem, naming the
+ * write (`inc("x")`, or `ops[3]` in a batch).
+ */
+export function foldWrites(ops: readonly OpFields[]): PreparedFamily[] {
+  const families = new Map<string, { type: MetricType; values: Map<string, SeriesValue> }>();
+  for (const op of ops) {
+    const what = op.where ?? `${String(op.op)}("${String(op.name)}")`;
+    if (typeof op.name !== "string") throw new GatewayError("BadRequest", `${what}: name must be a string, got ${typeof op.name}`);
+    const name = op.name;
+    checkMetricName(name, `${what}: metric "${name}"`);
+    checkNotReserved(name);
+    let type: MetricType;
+    let value: SeriesValue;
+    switch (op.op) {
+      case "inc": {
+        const n = op.value === undefined ? 1 : number(op.value, `${what}: value`);
+        if (!(n >= 0 && n !== Infinity)) {
+          throw new GatewayError("InvalidValue", `${what}: value ${n} is not a finite number >= 0; counters only go up (use set() for a gauge)`);
+        }
+        type = "counter";
+        value = n;
+        break;
+      }
+      case "set":
+        type = "gauge";
+        value = number(op.value, `${what}: value`);
+        break;
+      case "observe": {
+        const v = number(op.value, `${what}: value`);
+        if (Number.isNaN(v)) throw new GatewayError("InvalidValue", `${what}: value is NaN; observe a number`);
+        const bounds = bucketsOf(op.buckets);
+        type = "histogram";
+        value = packArrays(v, 1, bounds, bounds.map((b) => (v <= b ? 1 : 0)));
+        break;
+      }
+      default:
+        throw new GatewayError("BadRequest", `${what}: op must be "inc", "set" or "observe", got ${JSON.stringify(op.op)}`);
+    }
+    const key = labelKey(labelPairs(op.labels));
+    let family = families.get(name);
+    if (family === undefined) {
+      family = { type, values: new Map() };
+      families.set(name, family);
+    } else if (family.type !== type) {
+      throw new GatewayError("TypeConflict", `${what}: metric "${name}" is written as ${family.type} and as ${type} in one batch; use one type per metric`);
+    }
+    family.values.set(key, merge(type, family.values.get(key), value, `${what}: metric "${name}{${key}}"`));
+  }
+  return [...families].map(([name, f]) => ({ name, type: f.type, help: "", unit: "", keys: [...f.values.keys()], values: [...f.values.values()] }));
 }
 
 function number(value: unknown, what: string): number {

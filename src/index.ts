@@ -3,7 +3,7 @@
  * aggregator Durable Object class it exports.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { DeleteResult, Labels, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
+import type { BatchResult, DeleteResult, Labels, MetricOp, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
 import { Core, labelPairs } from "./core";
 import { GatewayError } from "./errors";
 import { runExport } from "./export";
@@ -35,6 +35,10 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
 
   async observe(name: string, labels: Labels | undefined, value: number, buckets?: number[]): Promise<void> {
     await this.#core.observe(name, labels, value, buckets);
+  }
+
+  async batch(ops: MetricOp[]): Promise<BatchResult> {
+    return this.#core.batch(ops);
   }
 
   async push(body: string, options?: PushOptions): Promise<PushResult> {

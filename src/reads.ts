@@ -97,6 +97,7 @@ export function sumCounters(all: readonly Counters[]): Counters {
   const out = newCounters();
   all.forEach((c, i) => {
     out.accepted += c.accepted;
+    out.writeCalls += c.writeCalls;
     for (const [reason, n] of c.rejected) out.rejected.set(reason, (out.rejected.get(reason) ?? 0) + n);
     if (i === 0) out.export = c.export;
   });

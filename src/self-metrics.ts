@@ -8,6 +8,8 @@ import type { AttemptOutcome } from "./remote-write/send";
 /** In-memory counters of an aggregator; they restart from zero with the object, as process counters do. */
 export interface Counters {
   accepted: number;
+  /** Write calls the shard received (one per group-commit batch). */
+  writeCalls: number;
   rejected: Map<string, number>;
   export: ExportCounters;
 }
@@ -29,6 +31,7 @@ export interface ExportCounters {
 export function newCounters(): Counters {
   return {
     accepted: 0,
+    writeCalls: 0,
     rejected: new Map(),
     export: {
       samplesSent: 0,
@@ -88,6 +91,12 @@ export function selfFamilies(stats: SelfStats): SelfFamily[] {
       "counter",
       "Writes rejected, by reason (the error name), since the aggregator started.",
       byLabel("reason", [...REASONS, ...counters.rejected.keys()], (r) => counters.rejected.get(r) ?? 0),
+    ),
+    family(
+      "metrics_gateway_write_calls_total",
+      "counter",
+      "Write calls the aggregator shards received; with group commit one call carries many writes.",
+      [["", counters.writeCalls]],
     ),
     family(
       "metrics_gateway_remote_write_last_run_duration_seconds",

@@ -1,6 +1,6 @@
 /** Pins the RPC contract: the entrypoint implements `rpc/`'s interface exactly (checked by tsc in `npm test`). */
 import { describe, expectTypeOf, it } from "vitest";
-import type { DeleteResult, Labels, MetricsBinding, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
+import type { BatchResult, DeleteResult, Labels, MetricOp, MetricsBinding, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
 import type Gateway from "../src/index";
 
 describe("rpc contract", () => {
@@ -16,6 +16,8 @@ describe("rpc contract", () => {
     >();
     expectTypeOf<MetricsGateway["push"]>().toEqualTypeOf<(body: string, options?: PushOptions) => Promise<PushResult>>();
     expectTypeOf<MetricsGateway["delete"]>().toEqualTypeOf<(name: string, labels?: Labels) => Promise<DeleteResult>>();
+    expectTypeOf<MetricsGateway["batch"]>().toEqualTypeOf<(ops: MetricOp[]) => Promise<BatchResult>>();
+    expectTypeOf<MetricsGateway["deleteGroup"]>().toEqualTypeOf<(group: Labels) => Promise<DeleteResult>>();
     expectTypeOf<MetricsGateway["scrape"]>().toEqualTypeOf<(options?: ScrapeOptions) => Promise<string>>();
     expectTypeOf<PushResult>().toEqualTypeOf<{ families: number; series: number }>();
     expectTypeOf<MetricsBinding["fetch"]>().returns.toEqualTypeOf<Promise<Response>>();

@@ -32,6 +32,9 @@ export interface ParseOptions {
  * - `_created` samples and exemplars are validated, then dropped. `le` and `quantile` are removed
  *   from the labels of histogram and summary series. Labels keep their input order and empty values.
  * - A family announced by HELP/TYPE/UNIT but without samples is returned with no series.
+ * - Duplicate series (same name and label set in any order; `a=""` counts as no label `a`) are an
+ *   error, except an OpenMetrics series repeated with non-decreasing timestamps: the newest point
+ *   is kept. A family's lines must be contiguous, and HELP/TYPE/UNIT come before its samples.
  *
  * Throws `GatewayError("ParseError")` with `line L, column C: ...` (1-based, columns count
  * characters) on any malformed or invalid input, and `GatewayError("InvalidValue")` for a
@@ -223,7 +226,7 @@ function roleOf(st: FamilyState, name: string, om: boolean): number {
 // ---- label scanning and series lookup ------------------------------------------------------
 
 // FNV-1a over UTF-16 code units; 0x10000 (not a code unit) separates a label's name from its value.
-const FNV_OFFSET = 0x811c9dc5 | 0;
+// Each parse starts from a random offset, so a body cannot be built to make every series collide.
 const FNV_PRIME = 0x01000193;
 const NAME_END = 0x10000;
 
@@ -384,6 +387,7 @@ class Parser {
   prevSlot: Slot | undefined = undefined;
   prevSkip = -1;
   readonly exemplarLab = new LabelScan();
+  readonly seed = (Math.random() * 0x100000000) | 0;
   /**
    * Label names by position in the last series built, and where in the body they were: consecutive
    * series mostly repeat them. (Values rarely repeat at the same position: caching them costs more.)
@@ -809,6 +813,14 @@ class Parser {
         name = s.slice(nameStart, p);
       }
       c = s.charCodeAt(p);
+      if (!om && this.isBlank(c)) {
+        // The text format allows blanks between the name and '{'.
+        const q = this.blanks(p);
+        if (s.charCodeAt(q) === LBRACE) {
+          p = q;
+          c = LBRACE;
+        }
+      }
       if (c === LBRACE) {
         hasLabels = true;
         p++;
@@ -931,10 +943,11 @@ class Parser {
     let c = s.charCodeAt(p);
     if (c === RBRACE && (!afterComma || !om)) return p + 1;
     let sum = 0;
+    let sorted = true;
     for (let i = 0; ; i++) {
       // Label name, hashed as it is scanned.
       const nameAt = p;
-      let h = FNV_OFFSET;
+      let h = this.seed;
       let quotedName: string | undefined = undefined;
       if (c === QUOTE) {
         quotedName = this.quoted(p);
@@ -999,8 +1012,9 @@ class Parser {
       if (special !== "" && (quotedName === undefined ? nameEnd - nameAt === special.length && rangeEquals(s, nameAt, special) : quotedName === special)) {
         lab.special = i;
       }
-      // Names in strictly ascending order (the usual case) cannot repeat; otherwise look.
-      if (i > 0 && this.compareNames(lab, i - 1, i) >= 0) {
+      // Names in strictly ascending order (the usual case) cannot repeat; once out of order, look.
+      if (i > 0 && (!sorted || this.compareNames(lab, i - 1, i) >= 0)) {
+        sorted = false;
         for (let k = 0; k < i; k++) {
           if (this.compareNames(lab, k, i) === 0) this.fail(nameAt, `label "${this.nameOf(lab, i)}" appears twice in the same series; keep one`);
         }

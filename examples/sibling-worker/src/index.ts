@@ -1,5 +1,6 @@
 /** An example sibling Worker: counts orders and request latency in metrics-gateway. */
 import type { MetricsBinding } from "../../../rpc";
+import { metrics } from "../../../rpc/client";
 
 export interface Env {
   METRICS: MetricsBinding;
@@ -18,6 +19,14 @@ export default {
       return new Response(`ordered (${plan})\n`);
     }
 
+    if (url.pathname === "/batched") {
+      // The batching helper: every write of this request goes as one call, after the response.
+      const m = metrics(env.METRICS, ctx);
+      m.inc("page_views_total", { page: url.searchParams.get("page") ?? "home" });
+      m.observe("render_seconds", undefined, (Date.now() - started) / 1000);
+      return new Response("viewed\n");
+    }
+
     if (url.pathname === "/metrics") {
       // HTTP over the same binding: the gateway's /metrics, e.g. to show it to a person.
       return env.METRICS.fetch("http://metrics-gateway/metrics");
@@ -29,6 +38,6 @@ export default {
       return Response.json(result);
     }
 
-    return new Response("try /order?plan=pro, /push or /metrics\n", { status: 404 });
+    return new Response("try /order?plan=pro, /batched?page=home, /push or /metrics\n", { status: 404 });
   },
 } satisfies ExportedHandler<Env>;
