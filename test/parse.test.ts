@@ -1,0 +1,524 @@
+// parseExposition (text 0.0.4 and OpenMetrics 1.0), parseNumber, and the name rules in names.ts.
+import { describe, expect, it } from "vitest";
+import { GatewayError } from "../src/errors";
+import { type ParseOptions, parseExposition, parseNumber } from "../src/exposition/parse";
+import type { Family, HistogramSeries, ScalarSeries, SummarySeries } from "../src/model";
+import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/names";
+
+function text(body: string, options?: ParseOptions): Family[] {
+  return parseExposition(body, "text", options);
+}
+
+function om(body: string, options?: ParseOptions): Family[] {
+  return parseExposition(body, "openmetrics", options);
+}
+
+function errorOf(fn: () => unknown): GatewayError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof GatewayError) return e;
+    throw e;
+  }
+  throw new Error("expected a GatewayError, nothing was thrown");
+}
+
+/** The ParseError message for a text body. */
+function textError(body: string): string {
+  const e = errorOf(() => text(body));
+  expect(e.name).toBe("ParseError");
+  return e.message;
+}
+
+/** The ParseError message for an OpenMetrics body. */
+function omError(body: string): string {
+  const e = errorOf(() => om(body));
+  expect(e.name).toBe("ParseError");
+  return e.message;
+}
+
+function scalars(f: Family | undefined): ScalarSeries[] {
+  return (f?.series ?? []).map((s) => {
+    if (s.kind !== "scalar") throw new Error(`expected scalar series, got ${s.kind}`);
+    return s;
+  });
+}
+
+function histogram(f: Family | undefined, i = 0): HistogramSeries {
+  const s = f?.series[i];
+  if (s?.kind !== "histogram") throw new Error("expected a histogram series");
+  return s;
+}
+
+function summary(f: Family | undefined, i = 0): SummarySeries {
+  const s = f?.series[i];
+  if (s?.kind !== "summary") throw new Error("expected a summary series");
+  return s;
+}
+
+/** Escapes a label value the way the exposition formats require (\\, \", \n). */
+function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+describe("text format: families and samples", () => {
+  it("parses HELP, TYPE, labels in input order and values", () => {
+    const families = text(
+      [
+        "# HELP http_requests_total Requests handled.",
+        "# TYPE http_requests_total counter",
+        'http_requests_total{method="GET",code="200"} 1027',
+        'http_requests_total{method="POST",code="400"} 3',
+        "# TYPE temperature gauge",
+        "temperature -3.5",
+        "no_metadata 1",
+        "",
+      ].join("\n"),
+    );
+    expect(families).toEqual([
+      {
+        name: "http_requests_total",
+        type: "counter",
+        help: "Requests handled.",
+        unit: "",
+        series: [
+          { kind: "scalar", labels: ["method", "GET", "code", "200"], value: 1027 },
+          { kind: "scalar", labels: ["method", "POST", "code", "400"], value: 3 },
+        ],
+      },
+      { name: "temperature", type: "gauge", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: -3.5 }] },
+      { name: "no_metadata", type: "untyped", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 1 }] },
+    ]);
+  });
+
+  it("keeps the last sample when the body does not end with a newline", () => {
+    expect(scalars(text("a 1\nb 2")[1])).toEqual([{ kind: "scalar", labels: [], value: 2 }]);
+    expect(scalars(text('a{x="y"} 7')[0])).toEqual([{ kind: "scalar", labels: ["x", "y"], value: 7 }]);
+    expect(scalars(text("# TYPE a gauge\na 3 1700000000000")[0])[0]?.value).toBe(3);
+  });
+
+  it("parses a large body without losing the last series", () => {
+    const lines: string[] = ["# TYPE big gauge"];
+    for (let i = 0; i < 10_000; i++) lines.push(`big{i="${i}",shard="${i % 7}"} ${i}`);
+    const families = text(lines.join("\n"));
+    const series = scalars(families[0]);
+    expect(series).toHaveLength(10_000);
+    expect(series[9_999]).toEqual({ kind: "scalar", labels: ["i", "9999", "shard", "3"], value: 9_999 });
+  });
+
+  it("accepts an empty body, blank lines, comments, blanks and CRLF line ends", () => {
+    expect(text("")).toEqual([]);
+    const families = text("\n# just a comment\n#\n   \n\t# TYPE a gauge\n  a { x = \"1\" , y=\"2\" , }\t 5 \t\r\n\n#TYPE b counter\r\nb 1\r\n");
+    expect(families.map((f) => [f.name, f.type])).toEqual([
+      ["a", "gauge"],
+      ["b", "counter"],
+    ]);
+    expect(scalars(families[0])).toEqual([{ kind: "scalar", labels: ["x", "1", "y", "2"], value: 5 }]);
+  });
+
+  it('treats "# HELP" / "# TYPE" without a name as comments, and HELP without text as empty help', () => {
+    const families = text("# HELP\n# TYPE\n# HELP a\na 1\n");
+    expect(families).toEqual([{ name: "a", type: "untyped", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 1 }] }]);
+  });
+
+  it("returns a family announced by metadata alone with no series", () => {
+    expect(text("# HELP lonely Nothing yet.\n# TYPE lonely counter\n")).toEqual([
+      { name: "lonely", type: "counter", help: "Nothing yet.", unit: "", series: [] },
+    ]);
+  });
+
+  it("keeps empty label values and label order", () => {
+    expect(scalars(text('a{z="",b="x"} 1')[0])[0]?.labels).toEqual(["z", "", "b", "x"]);
+  });
+
+  it('ignores "# UNIT" and "# EOF" in the text format (they are comments there)', () => {
+    expect(text("# UNIT a_seconds seconds\na_seconds 1\n# EOF\n")[0]?.unit).toBe("");
+  });
+});
+
+describe("escapes", () => {
+  it("unescapes label values and round-trips them", () => {
+    const values = ['back\\slash', 'quo"te', "new\nline", '\\"\n\\\\', "plain ✓ ☃ 😀", ""];
+    const body = values.map((v, i) => `a{i="${i}",v="${escapeLabelValue(v)}"} ${i}`).join("\n");
+    const series = scalars(text(body)[0]);
+    expect(series.map((s) => s.labels[3])).toEqual(values);
+    const again = series.map((s, i) => `a{i="${i}",v="${escapeLabelValue(s.labels[3] ?? "")}"} ${i}`).join("\n");
+    expect(again).toBe(body);
+  });
+
+  it("keeps unknown escape sequences as written, as Prometheus does", () => {
+    expect(scalars(text('a{v="a\\zb\\t"} 1')[0])[0]?.labels).toEqual(["v", "a\\zb\\t"]);
+  });
+
+  it("unescapes \\\\ and \\n in HELP (text), plus \\\" in OpenMetrics", () => {
+    expect(text("# HELP a one\\\\two\\nthree \\\"q\\\" \\x\na 1\n")[0]?.help).toBe('one\\two\nthree \\"q\\" \\x');
+    expect(om('# HELP a one\\\\two\\nthree \\"q\\"\na 1\n# EOF\n')[0]?.help).toBe('one\\two\nthree "q"');
+  });
+
+  it("reports an unterminated label value where it starts", () => {
+    expect(textError('a{v="abc} 1\n')).toMatch(/^line 1, column 5: unterminated quoted string/);
+    expect(textError('a 1\nb{v="x\\"} 2')).toMatch(/^line 2, column 5: unterminated quoted string/);
+  });
+});
+
+describe("values", () => {
+  it("accepts Go float syntax, NaN and infinities in any case", () => {
+    const cases: [string, number][] = [
+      ["1", 1],
+      ["-2", -2],
+      ["+3", 3],
+      ["1.5", 1.5],
+      [".5", 0.5],
+      ["5.", 5],
+      ["1e3", 1000],
+      ["1E-3", 0.001],
+      ["-1.5e+2", -150],
+      ["0000000000000000000000000000000000000000001.2e-1", 0.12],
+      ["9223372036854775808", 9223372036854775808],
+      ["0.013300656000000001", 0.013300656000000001],
+      ["+Inf", Infinity],
+      ["-Inf", -Infinity],
+      ["Inf", Infinity],
+      ["inf", Infinity],
+      ["+infinity", Infinity],
+      ["-Infinity", -Infinity],
+    ];
+    for (const [written, expected] of cases) {
+      expect(scalars(text(`a ${written}\n`)[0])[0]?.value, written).toBe(expected);
+    }
+    expect(scalars(text("a NaN\n")[0])[0]?.value).toBeNaN();
+    expect(scalars(text("a nan\n")[0])[0]?.value).toBeNaN();
+    expect(Object.is(scalars(text("a -0\n")[0])[0]?.value, -0)).toBe(true);
+  });
+
+  it("rounds decimals exactly like Number()", () => {
+    for (const v of ["0.1", "0.3", "123.456", "1e-7", "4.35", "2.675", "1e22", "1e23", "123456789012345.6", "0.000001", "3.14159265358979"]) {
+      expect(parseNumber(v, 0, v.length), v).toBe(Number(v));
+    }
+  });
+
+  it("rejects underscores, hex, octal, binary and other non-decimal forms", () => {
+    for (const v of ["1_2", "0x1p-3", "0x10", "0X1", "0o7", "0b1", "1e", "1e+", ".", "+", "-", "--1", "1.2.3", "+nan", "Infinityx", "in", "1f", "١"]) {
+      expect(parseNumber(v, 0, v.length), v).toBeUndefined();
+      expect(textError(`a ${v}\n`), v).toMatch(/^line 1, column 3: invalid sample value/);
+    }
+  });
+
+  it("reports a missing value, extra fields and text-format exemplars", () => {
+    expect(textError("a\n")).toMatch(/^line 1, column 2: sample "a" has no value/);
+    expect(textError("a \n")).toMatch(/^line 1, column 3: expected the sample value/);
+    expect(textError('a{b="c"}\n')).toMatch(/^line 1, column 9: expected a blank and the sample value/);
+    expect(textError('a{b="c"}1\n')).toMatch(/^line 1, column 9: expected a blank before the sample value/);
+    expect(textError("a 1 2 3\n")).toMatch(/^line 1, column 7: found "3" after the timestamp/);
+    expect(textError('a 1 # {trace_id="x"} 1\n')).toMatch(/^line 1, column 5: exemplars are only allowed in OpenMetrics/);
+  });
+});
+
+describe("timestamps", () => {
+  it("parses integer milliseconds in text and float seconds in OpenMetrics", () => {
+    expect(scalars(text("a 1 1700000000000\nb 2 -5\n")[1])[0]?.value).toBe(2);
+    expect(textError("a 1 1.5\n")).toMatch(/^line 1, column 5: invalid timestamp "1.5"; the text format's timestamps are integer milliseconds/);
+    expect(textError("a 1 1_000\n")).toMatch(/^line 1, column 5: invalid timestamp/);
+    expect(scalars(om("a 1 1700000000.25\n# EOF\n")[0])[0]?.value).toBe(1);
+    expect(omError("a 1 NaN\n# EOF\n")).toMatch(/^line 1, column 5: invalid sample timestamp "NaN"/);
+  });
+
+  it("rejects timestamps with allowTimestamps: false, as the gateway needs", () => {
+    const e = errorOf(() => text("a 1\nb 2 1700000000000\n", { allowTimestamps: false }));
+    expect(e.name).toBe("InvalidValue");
+    expect(e.message).toBe("line 2: sample has a timestamp; the gateway stamps its own time on export, remove the timestamp");
+    expect(errorOf(() => om("a 1 17.5\n# EOF\n", { allowTimestamps: false })).name).toBe("InvalidValue");
+    expect(text("a 1\n", { allowTimestamps: false })).toHaveLength(1);
+  });
+
+  it("keeps the newest point of an OpenMetrics series repeated with timestamps", () => {
+    const families = om('a{x="1"} 1 10\na{x="1"} 2 11\na{x="1"} 3 11\na{x="2"} 4 10\n# EOF\n');
+    expect(scalars(families[0]).map((s) => s.value)).toEqual([3, 4]);
+    expect(omError("a 1 11\na 2 10\n# EOF\n")).toMatch(/^line 2, column 5: timestamp goes backwards/);
+    expect(omError("a 1\na 2 10\n# EOF\n")).toMatch(/^line 2, column 5: some samples of series \{\} have a timestamp and others do not/);
+  });
+});
+
+describe("histograms and summaries", () => {
+  const hist = [
+    "# HELP rpc_seconds RPC latency.",
+    "# TYPE rpc_seconds histogram",
+    'rpc_seconds_bucket{le="0.05",method="GET"} 1',
+    'rpc_seconds_bucket{method="GET",le="0.1"} 4',
+    'rpc_seconds_bucket{method="GET",le="+Inf"} 5',
+    'rpc_seconds_sum{method="GET"} 1.25',
+    'rpc_seconds_count{method="GET"} 5',
+    'rpc_seconds_bucket{method="PUT",le="1e-3"} 0',
+    'rpc_seconds_bucket{method="PUT",le="+inf"} 2',
+    "",
+  ].join("\n");
+
+  it("groups _bucket/_sum/_count by labels, without le", () => {
+    const [f] = text(hist);
+    expect(f?.name).toBe("rpc_seconds");
+    expect(f?.type).toBe("histogram");
+    expect(f?.series).toEqual([
+      { kind: "histogram", labels: ["method", "GET"], bounds: [0.05, 0.1, Infinity], counts: [1, 4, 5], sum: 1.25, count: 5 },
+      { kind: "histogram", labels: ["method", "PUT"], bounds: [0.001, Infinity], counts: [0, 2], sum: undefined, count: undefined },
+    ]);
+  });
+
+  it("accepts a text histogram whose series' samples are interleaved", () => {
+    const [f] = text('# TYPE h histogram\nh_bucket{a="1",le="+Inf"} 1\nh_bucket{a="2",le="+Inf"} 2\nh_count{a="1"} 1\nh_count{a="2"} 2\n');
+    expect(f?.series.map((s) => s.kind === "histogram" && s.count)).toEqual([1, 2]);
+  });
+
+  it("checks bucket order, cumulative counts, +Inf and _count", () => {
+    const head = "# TYPE h histogram\n";
+    expect(textError(`${head}h_bucket{le="1"} 1\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket/);
+    expect(textError(`${head}h_sum 1\nh_count 1\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket/);
+    expect(textError(`${head}h_bucket{le="2"} 1\nh_bucket{le="1"} 1\n`)).toMatch(/^line 3, column 14: bucket le="1" comes after le="2"/);
+    expect(textError(`${head}h_bucket{le="1"} 1\nh_bucket{le="1.0"} 1\n`)).toMatch(/^line 3, column 14: bucket le="1.0" appears twice/);
+    expect(textError(`${head}h_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\n`)).toMatch(/^line 3, column 21: bucket count 2 is less than the previous bucket's 3/);
+    expect(textError(`${head}h_bucket{le="+Inf"} -1\n`)).toMatch(/^line 2, column 21: bucket count -1 is not a non-negative number/);
+    expect(textError(`${head}h_bucket{le="+Inf"} 2\nh_count 3\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\}: _count 3 differs from the le="\+Inf" bucket 2/);
+    expect(textError(`${head}h_bucket 1\n`)).toMatch(/^line 2, column 1: histogram bucket sample needs a "le" label/);
+    expect(textError(`${head}h_bucket{le="x"} 1\n`)).toMatch(/^line 2, column 14: le="x" is not a number/);
+    expect(textError(`${head}h_bucket{le="NaN"} 1\n`)).toMatch(/^line 2, column 14: le="NaN" is not a number/);
+    expect(textError(`${head}h_bucket{le="+Inf"} 1\nh_sum 1\nh_sum 2\n`)).toMatch(/^line 4, column 1: duplicate _sum/);
+    expect(textError(`${head}h_bucket{le="+Inf"} 1\nh_count 1\nh_count 1\n`)).toMatch(/^line 4, column 1: duplicate _count/);
+  });
+
+  it("groups summaries by labels, without quantile", () => {
+    const [f] = text('# TYPE s summary\ns{quantile="0.5",x="1"} 2\ns{x="1",quantile="0.99"} NaN\ns_sum{x="1"} -7\ns_count{x="1"} 3\n');
+    expect(summary(f)).toEqual({ kind: "summary", labels: ["x", "1"], quantiles: [0.5, 0.99], values: [2, NaN], sum: -7, count: 3 });
+    expect(textError('# TYPE s summary\ns 1\n')).toMatch(/^line 2, column 1: summary quantile sample needs a "quantile" label/);
+    expect(textError('# TYPE s summary\ns{quantile="1.5"} 1\n')).toMatch(/^line 2, column 13: quantile 1.5 is outside \[0, 1\]/);
+    expect(textError('# TYPE s summary\ns{quantile="0.5"} 1\ns{quantile="0.50"} 1\n')).toMatch(/^line 3, column 13: quantile 0.50 appears twice/);
+  });
+
+  it("keeps a bucket-like sample of an untyped family as a plain series", () => {
+    expect(scalars(text('h_bucket{le="1"} 1\n')[0])[0]?.labels).toEqual(["le", "1"]);
+  });
+
+  it("rejects a histogram's sample name used by another family", () => {
+    expect(textError('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nx 1\nh_sum 2\n')).toMatch(/^line 4, column 1: metric name "h_sum" clashes with the histogram "h" at line 1/);
+    expect(textError('# TYPE h histogram\nh 1\n')).toMatch(/^line 2, column 1: sample "h" does not fit the histogram "h", whose samples are named "h_bucket", "h_sum", "h_count"/);
+  });
+});
+
+describe("names", () => {
+  it("accepts quoted UTF-8 metric and label names", () => {
+    const families = text('# HELP "my.metric" Dotted.\n# TYPE "my.metric" gauge\n{"my.metric",a="b"} 1\n{"my.metric", "k8s.pod"="p-1"} 2\nplain{"ünïcode label"="v"} 3\n{"only.name"} 4\n');
+    expect(families.map((f) => [f.name, f.type, f.help])).toEqual([
+      ["my.metric", "gauge", "Dotted."],
+      ["plain", "untyped", ""],
+      ["only.name", "untyped", ""],
+    ]);
+    expect(scalars(families[0]).map((s) => s.labels)).toEqual([
+      ["a", "b"],
+      ["k8s.pod", "p-1"],
+    ]);
+    expect(scalars(families[1])[0]?.labels).toEqual(["ünïcode label", "v"]);
+    expect(scalars(om('{"a.b_total"} 1\n# TYPE "c.d" counter\n{"c.d_total",x="1"} 2\n# EOF\n')[1])[0]?.labels).toEqual(["x", "1"]);
+  });
+
+  it("treats a quoted legacy name like the plain one", () => {
+    expect(textError('a 1\n{"a"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{\}/);
+    expect(textError('a 1\nb 1\n{"a"} 2\n')).toMatch(/^line 3, column 1: metric "a" already appeared at line 1/);
+    expect(textError('a{b="1"} 1\na{"b"="1"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{b="1"\}/);
+  });
+
+  it("reports invalid metric names where they are", () => {
+    expect(textError("0a 1\n")).toMatch(/^line 1, column 1: metric name "0a" starts with a digit/);
+    expect(textError("ok 1\na.b 1\n")).toMatch(/^line 2, column 2: found "\." in metric name "a\.b"; .* \{"a\.b"\} 1/);
+    expect(textError("a-b 1\n")).toMatch(/^line 1, column 2: found "-" in metric name "a-b"/);
+    expect(textError('{a="b"} 1\n')).toMatch(/^line 1, column 2: expected the metric name as a quoted string after '\{'/);
+    expect(textError('{"a"="b"} 1\n')).toMatch(/^line 1, column 2: the sample has no metric name/);
+    expect(textError('{""} 1\n')).toMatch(/^line 1, column 2: metric name is empty/);
+    expect(textError('{"a" x} 1\n')).toMatch(/^line 1, column 6: expected ',' or '\}' after the quoted metric name, found "x"/);
+    expect(textError("=1\n")).toMatch(/^line 1, column 1: expected a metric name at the start of the line, found "="/);
+  });
+
+  it("reports invalid label names where they are", () => {
+    expect(textError('a{1x="1"} 1\n')).toMatch(/^line 1, column 3: label name "1x" starts with a digit/);
+    expect(textError('a{__name__="x"} 1\n')).toMatch(/^line 1, column 3: label name "__name__" starts with "__", which Prometheus reserves/);
+    expect(textError('a{"__x"="1"} 1\n')).toMatch(/^line 1, column 3: label name "__x" starts with "__"/);
+    expect(textError('a{""="1"} 1\n')).toMatch(/^line 1, column 3: label name is empty/);
+    expect(textError('a{b.c="1"} 1\n')).toMatch(/^line 1, column 4: expected '=' after label name "b", found "\."/);
+  });
+});
+
+describe("label syntax errors", () => {
+  it("gives line and column for each", () => {
+    expect(textError('a 1\nhttp_requests_total{code} 1\n')).toMatch(/^line 2, column 25: expected '=' after label name "code", found "\}"/);
+    expect(textError('a{code=200} 1\n')).toMatch(/^line 1, column 8: expected '"' to open the value of label "code", found "2"; label values are double-quoted/);
+    expect(textError("a{code='200'} 1\n")).toMatch(/^line 1, column 8: expected '"' to open the value of label "code"/);
+    expect(textError('a{x="1"y="2"} 1\n')).toMatch(/^line 1, column 8: expected ',' or '\}' after the value of label "x", found "y"/);
+    expect(textError('a{x="1",,y="2"} 1\n')).toMatch(/^line 1, column 9: expected a label name, found ","/);
+    expect(textError('a{x="1"')).toMatch(/^line 1, column 8: expected ',' or '\}' after the value of label "x", found the end of the body/);
+    expect(textError('a{x="1",x="2"} 1\n')).toMatch(/^line 1, column 9: label "x" appears twice in the same series/);
+    expect(textError('a{b="1",a="2",b="3"} 1\n')).toMatch(/^line 1, column 15: label "b" appears twice in the same series/);
+  });
+
+  it("counts columns in characters, not UTF-16 units", () => {
+    expect(textError('a{x="😀😀",y=1} 1\n')).toMatch(/^line 1, column 12: expected '"' to open the value of label "y"/);
+  });
+});
+
+describe("metadata and family rules", () => {
+  it("rejects unknown, repeated or late metadata", () => {
+    expect(textError("# TYPE a gauge\n# TYPE b meh\n")).toMatch(/^line 2, column 10: unknown metric type "meh"; use counter, gauge, histogram, summary or untyped/);
+    expect(textError("# TYPE a unknown\n")).toMatch(/^line 1, column 10: unknown metric type "unknown" \(the text format calls it "untyped"\)/);
+    expect(textError("# TYPE a Counter\n")).toMatch(/^line 1, column 10: unknown metric type "Counter"/);
+    expect(textError("# TYPE a\n")).toMatch(/^line 1, column 9: expected a metric type after "# TYPE a"/);
+    expect(textError("# TYPE a gauge extra\n")).toMatch(/^line 1, column 16: unexpected text after the metric type/);
+    expect(textError("# TYPE a gauge\n# TYPE a counter\n")).toMatch(/^line 2, column 8: second TYPE line for "a"/);
+    expect(textError("# HELP a x\n# HELP a y\n")).toMatch(/^line 2, column 8: second HELP line for "a"/);
+    expect(textError("a 1\n# TYPE a gauge\n")).toMatch(/^line 2, column 8: # TYPE for "a" comes after its samples/);
+    expect(textError("a 1\n# HELP a late\n")).toMatch(/^line 2, column 8: # HELP for "a" comes after its samples/);
+  });
+
+  it("requires each family to be contiguous", () => {
+    expect(textError("a 1\nb 1\na{x=\"2\"} 2\n")).toMatch(/^line 3, column 1: metric "a" already appeared at line 1; keep a family's metadata and samples together/);
+    expect(textError("# TYPE a gauge\nb 1\n# HELP a late\n")).toMatch(/^line 3, column 8: metric "a" already appeared at line 1/);
+  });
+
+  it("rejects duplicate series in any label order", () => {
+    expect(textError('a{x="1",y="2"} 1\na{x="1",y="3"} 1\na{y="2",x="1"} 2\n')).toMatch(/^line 3, column 1: duplicate series a\{x="1",y="2"\}: it already has a sample in this body; send each series once/);
+    expect(textError("a 1\na 2\n")).toMatch(/^line 2, column 1: duplicate series a\{\}/);
+    expect(textError('a{x=""} 1\na 2\n')).toMatch(/^line 2, column 1: duplicate series a\{x=""\} \(a label with an empty value is the same as no label\)/);
+  });
+
+  it("tells series apart even when their hashes collide", () => {
+    // Many series with similar labels: any hash collision must still compare the labels.
+    const lines: string[] = [];
+    for (let i = 0; i < 20_000; i++) lines.push(`c{a="${i % 100}",b="${Math.floor(i / 100)}"} ${i}`);
+    expect(scalars(text(lines.join("\n"))[0])).toHaveLength(20_000);
+  });
+});
+
+describe("OpenMetrics", () => {
+  it("names a counter family after its _total samples and drops _created", () => {
+    const families = om('# TYPE jobs counter\n# HELP jobs Jobs done.\n# UNIT jobs \njobs_total{q="a"} 3\njobs_created{q="a"} 1700000000.5\njobs_created{q="b"} 1700000000\njobs_total{q="b"} 4\n# EOF\n');
+    expect(families).toEqual([
+      {
+        name: "jobs_total",
+        type: "counter",
+        help: "Jobs done.",
+        unit: "",
+        series: [
+          { kind: "scalar", labels: ["q", "a"], value: 3 },
+          { kind: "scalar", labels: ["q", "b"], value: 4 },
+        ],
+      },
+    ]);
+  });
+
+  it("validates and drops exemplars", () => {
+    const families = om('# TYPE a counter\na_total 1 # {trace_id="abc"} 0.5 1700000000.1\n# TYPE h histogram\nh_bucket{le="+Inf"} 2 # {trace_id="x"} 3\nh_sum 1\nh_count 2\n# EOF\n');
+    expect(scalars(families[0])).toEqual([{ kind: "scalar", labels: [], value: 1 }]);
+    expect(histogram(families[1])).toEqual({ kind: "histogram", labels: [], bounds: [Infinity], counts: [2], sum: 1, count: 2 });
+    expect(omError('# TYPE g gauge\ng 1 # {a="b"} 1\n# EOF\n')).toMatch(/^line 2, column 5: exemplars are only allowed on counter "_total" and histogram "_bucket" samples/);
+    expect(omError(`# TYPE a counter\na_total 1 # {a="${"x".repeat(128)}"} 1\n# EOF\n`)).toMatch(/^line 2, column 13: exemplar labels are 129 characters long/);
+  });
+
+  it("maps unknown to untyped, info to a gauge <name>_info, stateset to a gauge", () => {
+    const families = om('# TYPE u unknown\nu 1\n# TYPE build info\nbuild_info{version="1.2"} 1\n# TYPE state stateset\nstate{state="up"} 1\nstate{state="down"} 0\n# EOF\n');
+    expect(families.map((f) => [f.name, f.type])).toEqual([
+      ["u", "untyped"],
+      ["build_info", "gauge"],
+      ["state", "gauge"],
+    ]);
+    expect(scalars(families[2]).map((s) => [s.labels, s.value])).toEqual([
+      [["state", "up"], 1],
+      [["state", "down"], 0],
+    ]);
+    expect(omError("# TYPE build info\nbuild_info 2\n# EOF\n")).toMatch(/^line 2, column 12: info value must be 1, got 2/);
+    expect(omError('# TYPE s stateset\ns{x="1"} 1\n# EOF\n')).toMatch(/^line 2, column 1: stateset sample "s" needs a label "s" naming its state/);
+  });
+
+  it("keeps UNIT, which must suffix the name", () => {
+    expect(om("# TYPE t_seconds gauge\n# UNIT t_seconds seconds\nt_seconds 1\n# EOF\n")[0]?.unit).toBe("seconds");
+    expect(omError("# UNIT t seconds\n# EOF\n")).toMatch(/^line 1, column 10: unit "seconds" must be the suffix of the metric name/);
+  });
+
+  it("parses a gaugehistogram as a histogram, and rejects it only with rejectUnsupported", () => {
+    const body = '# TYPE q gaugehistogram\nq_bucket{le="1"} 2\nq_bucket{le="+Inf"} 3\nq_gsum 4\nq_gcount 3\n# EOF\n';
+    expect(om(body)).toEqual([
+      { name: "q", type: "histogram", help: "", unit: "", series: [{ kind: "histogram", labels: [], bounds: [1, Infinity], counts: [2, 3], sum: 4, count: 3 }] },
+    ]);
+    const e = errorOf(() => om(body, { rejectUnsupported: true }));
+    expect(e.name).toBe("InvalidValue");
+    expect(e.message).toMatch(/^line 1: gaugehistogram "q" is not supported/);
+    // Validation comes first: an invalid body is a ParseError even with the flag.
+    expect(errorOf(() => om('# TYPE q gaugehistogram\nq_bucket{le="1"} 2\n# EOF\n', { rejectUnsupported: true })).name).toBe("ParseError");
+    expect(om("a 1\n# EOF\n", { rejectUnsupported: true })).toHaveLength(1);
+  });
+
+  it("enforces the OpenMetrics line rules", () => {
+    expect(omError("a 1\n")).toMatch(/^line 2, column 1: missing "# EOF"/);
+    expect(omError("a 1")).toMatch(/^line 1, column 4: missing "# EOF"/);
+    expect(omError("")).toMatch(/^line 1, column 1: missing "# EOF"/);
+    expect(omError("a 1\n# EOF\nb 2\n")).toMatch(/^line 3, column 1: text after "# EOF"/);
+    expect(omError("a 1\n# EOF\n\n")).toMatch(/^line 3, column 1: text after "# EOF"/);
+    expect(omError("a 1\n\n# EOF\n")).toMatch(/^line 2, column 1: blank line: OpenMetrics does not allow empty lines/);
+    expect(omError("# a comment\n# EOF\n")).toMatch(/^line 1, column 3: unknown line "# a"/);
+    expect(omError("a  1\n# EOF\n")).toMatch(/^line 1, column 3: expected the sample value, found a second space/);
+    expect(omError("a 1 \n# EOF\n")).toMatch(/^line 1, column 5: expected the sample timestamp after the space/);
+    expect(omError("a\t1\n# EOF\n")).toMatch(/^line 1, column 2: found a tab in metric name/);
+    expect(omError('a{x="1",} 1\n# EOF\n')).toMatch(/^line 1, column 9: expected a label name, found "\}" \(OpenMetrics allows no empty or trailing commas\)/);
+    expect(omError("# TYPE a untyped\n# EOF\n")).toMatch(/^line 1, column 10: unknown metric type "untyped" \(OpenMetrics calls it "unknown"\)/);
+    expect(omError("a 1\n# EOF \n")).toMatch(/^line 2, column 6: "# EOF" must be alone on its line/);
+    expect(omError("#HELP a x\n# EOF\n")).toMatch(/^line 1, column 2: expected a space after "#"/);
+    expect(omError("# HELP a\n# EOF\n")).toMatch(/^line 1, column 9: expected a space and the help text after the metric name "a"/);
+    expect(om("# EOF")).toEqual([]);
+  });
+
+  it("checks OpenMetrics metadata", () => {
+    expect(omError("# UNIT a_s s\n# UNIT a_s s\n# EOF\n")).toMatch(/^line 2, column 8: second UNIT line for "a_s"/);
+    expect(omError("# TYPE x_u info\n# UNIT x_u u\n# EOF\n")).toMatch(/^line 2, column 12: info "x_u" cannot have a unit/);
+    expect(omError("# UNIT x_u u\n# TYPE x_u stateset\n# EOF\n")).toMatch(/^line 2, column 12: stateset "x_u" cannot have a unit/);
+    expect(omError("# TYPE a_created gauge\n# TYPE a counter\n# EOF\n")).toMatch(/^line 2, column 8: counter "a" has samples named "a_created", which clashes with the family "a_created" at line 1/);
+    expect(omError('# TYPE a counter\na_created 1 # {x="y"} 1\n# EOF\n')).toMatch(/^line 2, column 13: exemplars are only allowed on counter "_total" and histogram "_bucket" samples/);
+  });
+
+  it("checks OpenMetrics value rules for counters, histograms and summaries", () => {
+    expect(omError("# TYPE c counter\nc_total -1\n# EOF\n")).toMatch(/^line 2, column 9: counter value -1 is negative/);
+    expect(omError("# TYPE c counter\nc 1\n# EOF\n")).toMatch(/^line 2, column 1: sample "c" does not fit the counter "c", whose samples are named "c_total", "c_created"/);
+    expect(omError('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\n# EOF\n')).toMatch(/^line 2, column 1: histogram "h" series \{\} has _sum without _count/);
+    expect(omError('# TYPE h histogram\nh_bucket{le="+INF"} 1\n# EOF\n')).toMatch(/^line 2, column 14: le="\+INF" must be written le="\+Inf" in OpenMetrics/);
+    expect(omError('# TYPE s summary\ns{quantile="0.5"} -1\n# EOF\n')).toMatch(/^line 2, column 19: quantile value -1 is negative/);
+  });
+
+  it("requires a series' samples to be adjacent", () => {
+    expect(omError('# TYPE h histogram\nh_bucket{a="1",le="+Inf"} 1\nh_bucket{a="2",le="+Inf"} 1\nh_sum{a="1"} 1\n# EOF\n')).toMatch(/^line 4, column 1: the samples of series \{a="1"\} in "h" are not together/);
+  });
+});
+
+describe("names.ts", () => {
+  it("recognises the legacy charsets", () => {
+    expect(isLegacyMetricName("http_requests_total")).toBe(true);
+    expect(isLegacyMetricName("ns:rule:rate5m")).toBe(true);
+    expect(isLegacyMetricName("_x9")).toBe(true);
+    expect(isLegacyMetricName("9x")).toBe(false);
+    expect(isLegacyMetricName("my.metric")).toBe(false);
+    expect(isLegacyMetricName("")).toBe(false);
+    expect(isLegacyLabelName("code")).toBe(true);
+    expect(isLegacyLabelName("a:b")).toBe(false);
+    expect(isLegacyLabelName("0")).toBe(false);
+    expect(isLegacyLabelName("")).toBe(false);
+  });
+
+  it("accepts UTF-8 names and rejects empty, malformed and reserved ones with InvalidName", () => {
+    expect(() => checkMetricName("orders_total", "inc()")).not.toThrow();
+    expect(() => checkMetricName("my.metric ✓", "inc()")).not.toThrow();
+    expect(() => checkLabelName("k8s.pod", "inc() labels")).not.toThrow();
+
+    const empty = errorOf(() => checkMetricName("", "inc()"));
+    expect(empty.name).toBe("InvalidName");
+    expect(empty.message).toBe('inc(): metric name is empty; give the metric a name such as "orders_total"');
+    expect(errorOf(() => checkMetricName("bad\ud800", "inc()")).message).toMatch(/^inc\(\): metric name "bad\\ud800" is not valid UTF-8 \(lone surrogate at index 3\)/);
+    expect(errorOf(() => checkLabelName("__plan", "inc() labels")).message).toMatch(/^inc\(\) labels: label name "__plan" starts with "__", which Prometheus reserves/);
+    expect(errorOf(() => checkLabelName("", "inc() labels")).name).toBe("InvalidName");
+    expect(errorOf(() => checkLabelName("\udc00x", "inc() labels")).message).toMatch(/lone surrogate at index 0/);
+    expect(metricNameProblem("ok\ud83d\ude00")).toBeUndefined();
+    expect(labelNameProblem("_single")).toBeUndefined();
+    expect(metricNameProblem(42)).toBe("metric name must be a string, got number");
+  });
+});
