@@ -494,8 +494,11 @@ export class Aggregator extends DurableObject<Env> {
     return { deleted };
   }
 
-  /** Everything stored plus the gateway's own metrics and the groups' push times, families by name, series by labels. */
-  render(format: ExpositionFormat): string {
+  /**
+   * Everything stored plus the gateway's own metrics and the groups' push times, families by name,
+   * series by labels: one part per family, from the per-family cache, for the Worker to stream.
+   */
+  render(format: ExpositionFormat): string[] {
     const openmetrics = format === "openmetrics";
     if (this.#sortedNames === null) this.#sortedNames = [...this.#families.keys()].sort(compare);
     const synthetic = this.#syntheticText(openmetrics);
@@ -508,7 +511,7 @@ export class Aggregator extends DurableObject<Env> {
     }
     while (s < synthetic.length) parts.push(synthetic[s++]?.[1] ?? "");
     if (openmetrics) parts.push("# EOF\n");
-    return parts.join("");
+    return parts;
   }
 
   /** Families the gateway makes up: its own metrics and the Pushgateway's per-group push times, sorted by name. */

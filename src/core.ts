@@ -133,7 +133,8 @@ export class Core {
     return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
   }
 
-  async scrape(format: ExpositionFormat): Promise<string> {
+  /** The exposition in parts (one per family), to stream or join. */
+  async scrape(format: ExpositionFormat): Promise<string[]> {
     return scrapeShards(this.#env, await shardsToRead(this.#env), format);
   }
 

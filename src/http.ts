@@ -103,7 +103,7 @@ async function push(request: Request, core: Core, maxBodyBytes: number, target: 
 
 async function scrape(request: Request, url: URL, core: Core): Promise<Response> {
   const format = negotiate(url.searchParams.get("format"), request.headers.get("accept"));
-  const body = await core.scrape(format);
+  const parts = await core.scrape(format);
   const headers = new Headers({
     "Content-Type": format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
     Vary: "Accept, Accept-Encoding",
@@ -115,7 +115,25 @@ async function scrape(request: Request, url: URL, core: Core): Promise<Response>
     // it again for a client that turns out not to accept gzip (as Cloudflare's edge does).
     headers.set("Content-Encoding", "gzip");
   }
-  return new Response(body, { headers });
+  return new Response(stream(parts), { headers });
+}
+
+/** Streams the parts as they are encoded, instead of joining megabytes into one string first. */
+function stream(parts: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      // A few parts per pull keeps chunks reasonably large without holding everything encoded at once.
+      let bytes = 0;
+      while (i < parts.length && bytes < 64 * 1024) {
+        const chunk = encoder.encode(parts[i++] ?? "");
+        bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      }
+      if (i >= parts.length) controller.close();
+    },
+  });
 }
 
 /**

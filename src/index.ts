@@ -71,6 +71,6 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
     if (format !== "text" && format !== "openmetrics") {
       throw new GatewayError("BadRequest", `scrape({ format: "${String(format)}" }): use "text" or "openmetrics"`);
     }
-    return this.#core.scrape(format);
+    return (await this.#core.scrape(format)).join("");
   }
 }

@@ -11,8 +11,8 @@ import { newCounters, renderSelfMetrics, selfFamilies, type Counters } from "./s
 import { mergeShardFamilies, type ShardFamily } from "./shard-merge";
 import { allShards, shardStub } from "./shards";
 
-/** The exposition of everything the shards hold, families by name, series by labels. */
-export async function scrapeShards(env: Env, shards: number, format: ExpositionFormat): Promise<string> {
+/** The exposition of everything the shards hold, families by name, series by labels, in parts to stream. */
+export async function scrapeShards(env: Env, shards: number, format: ExpositionFormat): Promise<string[]> {
   if (shards === 1) return shardStub(env, 0).render(format);
   const openmetrics = format === "openmetrics";
   const catalogs = (await allShards(shards, "scrape", (i) => shardStub(env, i).catalog())) as ShardCatalog[];
@@ -67,8 +67,9 @@ export async function scrapeShards(env: Env, shards: number, format: ExpositionF
   out.push(["metrics_gateway_", renderSelfMetrics({ families: holders.size, series, counters: sumCounters(catalogs.map((c) => c.counters)) }, openmetrics)]);
   out.push(...pushTimeFamilies(catalogs.map((c) => c.groups), openmetrics));
   out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const text = out.map(([, t]) => t).join("");
-  return openmetrics ? `${text}# EOF\n` : text;
+  const chunks = out.map(([, t]) => t);
+  if (openmetrics) chunks.push("# EOF\n");
+  return chunks;
 }
 
 /** The Pushgateway's per-group push times, the latest per group across shards. */
