@@ -22,9 +22,7 @@ export async function scrapeShards(env: Env, shards: number, format: ExpositionF
   const meta = new Map<string, { type: MetricType; help: string; unit: string }>();
   catalogs.forEach((catalog, i) => {
     for (const [name, type, help, unit] of catalog.families) {
-      const list = holders.get(name);
-      if (list === undefined) holders.set(name, [i]);
-      else list.push(i);
+      pushTo(holders, name, i);
       const known = meta.get(name);
       if (known === undefined || (known.help === "" && help !== "")) meta.set(name, { type, help, unit });
     }
@@ -40,14 +38,7 @@ export async function scrapeShards(env: Env, shards: number, format: ExpositionF
 
   const texts = new Map<string, string>();
   parts.forEach((part, i) => (textNames[i] ?? []).forEach((name, j) => texts.set(name, part.texts[j] ?? "")));
-  const data = new Map<string, ShardFamily[]>();
-  for (const part of parts) {
-    for (const family of part.data as ShardFamily[]) {
-      const list = data.get(family.name);
-      if (list === undefined) data.set(family.name, [family]);
-      else list.push(family);
-    }
-  }
+  const data = byName(parts.flatMap((part) => part.data as ShardFamily[]));
 
   let series = 0;
   const out: [string, string][] = [];
@@ -115,24 +106,17 @@ export interface MergedSnapshot {
 
 export async function snapshotShards(env: Env, shards: number): Promise<MergedSnapshot> {
   const snaps = (await allShards(shards, "export", (i) => shardStub(env, i).snapshot())) as ShardSnapshot[];
-  const byName = new Map<string, ShardFamily[]>();
-  for (const snap of snaps) {
-    for (const family of snap.families) {
-      const list = byName.get(family.name);
-      if (list === undefined) byName.set(family.name, [family]);
-      else list.push(family);
-    }
-  }
+  const named = byName(snaps.flatMap((snap) => snap.families));
   const families: MergedSnapshot["families"] = [];
   const live = new Set<string>();
   let series = 0;
-  for (const list of byName.values()) {
+  for (const list of named.values()) {
     const merged = mergeShardFamilies(list);
     series += merged.series.length;
     for (const [key] of merged.series) live.add(`${merged.name}\0${key}`);
     families.push({ name: merged.name, type: merged.type, help: merged.help, unit: merged.unit, series: merged.series.map(([k, v]) => [k, v]) });
   }
-  families.push(...selfFamilies({ families: byName.size, series, counters: sumCounters(snaps.map((s) => s.counters)) }));
+  families.push(...selfFamilies({ families: named.size, series, counters: sumCounters(snaps.map((s) => s.counters)) }));
   // A series deleted on one shard but still held by another is not stale.
   const stale: StaleSeries[] = [];
   const seen = new Set<string>();
@@ -152,26 +136,12 @@ export async function statusShards(env: Env, shards: number): Promise<StatusView
   const views = (await allShards(shards, "status", (i) => shardStub(env, i).status())) as StatusView[];
   if (views.length === 1 && views[0] !== undefined) return views[0];
   const groups = new Map<string, GroupView[]>();
-  for (const view of views) {
-    for (const g of view.groups) {
-      const list = groups.get(g.key);
-      if (list === undefined) groups.set(g.key, [g]);
-      else list.push(g);
-    }
-  }
+  for (const view of views) for (const g of view.groups) pushTo(groups, g.key, g);
   const merged: GroupView[] = [];
   const familyNames = new Set<string>();
   let series = 0;
   for (const [key, list] of groups) {
-    const byName = new Map<string, ShardFamily[]>();
-    for (const g of list) {
-      for (const f of g.families) {
-        const fams = byName.get(f.name);
-        if (fams === undefined) byName.set(f.name, [f]);
-        else fams.push(f);
-      }
-    }
-    const families = [...byName.values()].map((fams) => mergeShardFamilies(fams)).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const families = [...byName(list.flatMap((g) => g.families)).values()].map((fams) => mergeShardFamilies(fams)).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const f of families) {
       familyNames.add(f.name);
       series += f.series.length;
@@ -191,4 +161,17 @@ export async function statusShards(env: Env, shards: number): Promise<StatusView
     groups: merged,
     remoteWrite: first?.remoteWrite ?? { lastRunMs: 0, lastRunOk: false, lastSuccessSeconds: 0, lastDurationSeconds: 0, samplesSent: 0, samplesFailed: 0, pendingStaleMarkers: 0 },
   };
+}
+
+/** Families of several shards, by name. */
+function byName(families: readonly ShardFamily[]): Map<string, ShardFamily[]> {
+  const out = new Map<string, ShardFamily[]>();
+  for (const family of families) pushTo(out, family.name, family);
+  return out;
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }
