@@ -1,7 +1,13 @@
 /**
  * Group commit: writes arriving in one gateway isolate within a short window go to a shard as one
- * Durable Object call. Each caller's promise settles only with its own outcome, after the shard
- * committed the batch, so nothing is acknowledged before it is durable.
+ * Durable Object call. Each caller learns its own outcome only after the shard committed the batch,
+ * so nothing is acknowledged before it is durable.
+ *
+ * Workers tie every promise continuation and every I/O object to the request that runs it: a
+ * caller's promise resolved from the request that sent the batch would resume the caller inside
+ * that other request, and its answer would fail with "Cannot perform I/O on behalf of a different
+ * request". So outcomes are handed over as plain data, and each caller waits with its own timers,
+ * in its own request.
  */
 import type { PushResult } from "../rpc";
 import type { ApplyOptions } from "./aggregator";
@@ -13,18 +19,29 @@ import { shardStub } from "./shards";
 export const WINDOW_MS = 2;
 /** A batch is sent at once when it holds this many writes. */
 export const MAX_BATCH = 256;
+/** A batch still unsent this long after it opened is sent by whichever caller notices (its opener may be gone). */
+const TAKEOVER_MS = 50;
+/** A caller gives up waiting for a batch in flight after this long (its outcome is then unknown: not acknowledged). */
+const GIVE_UP_MS = 30_000;
 
-interface Pending {
+type Outcome = { ok: PushResult } | { error: { name: string; message: string } };
+
+interface Item {
   push: PreparedFamily[];
   options: ApplyOptions;
-  resolve: (result: PushResult) => void;
-  reject: (error: Error) => void;
+  outcome?: Outcome;
+}
+
+interface Batch {
+  shard: number;
+  items: Item[];
+  state: "open" | "sending" | "done";
+  opened: number;
 }
 
 /** One isolate's batcher. Batches of ungrouped writes rotate over the shards to spread the load. */
 export class GroupCommit {
-  #batches = new Map<number, Pending[]>();
-  #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  readonly #open = new Map<number, Batch>();
   #next = 0;
   /** The shard the open batch of ungrouped writes goes to, if one is open. */
   #ungrouped: number | undefined;
@@ -34,54 +51,67 @@ export class GroupCommit {
    * batches spread over the shards while each batch stays one call.
    */
   shardForUngrouped(shards: number): number {
-    if (this.#ungrouped !== undefined && this.#ungrouped < shards && this.#batches.has(this.#ungrouped)) return this.#ungrouped;
+    if (this.#ungrouped !== undefined && this.#ungrouped < shards && this.#open.has(this.#ungrouped)) return this.#ungrouped;
     this.#ungrouped = this.#next++ % shards;
     return this.#ungrouped;
   }
 
-  /** Queues one write for `shard`; resolves with its result once the shard committed it. */
-  submit(env: Env, shard: number, push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
-    return new Promise<PushResult>((resolve, reject) => {
-      let batch = this.#batches.get(shard);
-      if (batch === undefined) {
-        batch = [];
-        this.#batches.set(shard, batch);
-        this.#timers.set(
-          shard,
-          setTimeout(() => void this.#flush(env, shard), WINDOW_MS),
-        );
+  /** Adds one write to `shard`'s open batch and resolves with its own result once the shard committed it. */
+  async submit(env: Env, shard: number, push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
+    let batch = this.#open.get(shard);
+    const opener = batch === undefined;
+    if (batch === undefined) {
+      batch = { shard, items: [], state: "open", opened: Date.now() };
+      this.#open.set(shard, batch);
+    }
+    const item: Item = { push, options };
+    batch.items.push(item);
+
+    if (batch.items.length >= MAX_BATCH) await this.#send(env, batch);
+    else if (opener) {
+      await sleep(WINDOW_MS);
+      await this.#send(env, batch);
+    }
+    const started = Date.now();
+    while (item.outcome === undefined) {
+      await sleep(1);
+      if (batch.state === "open" && Date.now() - batch.opened > TAKEOVER_MS) await this.#send(env, batch);
+      else if (Date.now() - started > GIVE_UP_MS) {
+        throw new GatewayError("Unavailable", "the write's batch got no answer from its shard in time; it may or may not have been applied, retry (counters may then count it twice)");
       }
-      batch.push({ push, options, resolve, reject });
-      if (batch.length >= MAX_BATCH) void this.#flush(env, shard);
-    });
+    }
+    if ("ok" in item.outcome) return item.outcome.ok;
+    throw asError(item.outcome.error);
   }
 
-  async #flush(env: Env, shard: number): Promise<void> {
-    const batch = this.#batches.get(shard);
-    if (batch === undefined) return;
-    this.#batches.delete(shard);
-    if (this.#ungrouped === shard) this.#ungrouped = undefined;
-    const timer = this.#timers.get(shard);
-    if (timer !== undefined) clearTimeout(timer);
-    this.#timers.delete(shard);
+  /** Sends a batch once (later calls do nothing) from the calling request, and records every item's outcome. */
+  async #send(env: Env, batch: Batch): Promise<void> {
+    if (batch.state !== "open") return;
+    batch.state = "sending";
+    if (this.#open.get(batch.shard) === batch) this.#open.delete(batch.shard);
+    if (this.#ungrouped === batch.shard) this.#ungrouped = undefined;
+    const items = batch.items;
     try {
-      const stub = shardStub(env, shard);
-      if (batch.length === 1 && batch[0] !== undefined) {
-        const only = batch[0];
-        only.resolve(await stub.apply(only.push, only.options));
-        return;
-      }
-      const outcomes = await stub.applyBatch(batch.map((p) => ({ push: p.push, options: p.options })));
-      batch.forEach((p, i) => {
+      const stub = shardStub(env, batch.shard);
+      const outcomes = await stub.applyBatch(items.map((i) => ({ push: i.push, options: i.options })));
+      items.forEach((item, i) => {
         const outcome = outcomes[i];
-        if (outcome === undefined) p.reject(new GatewayError("Unavailable", "the shard answered fewer outcomes than writes; retry"));
-        else if ("ok" in outcome) p.resolve(outcome.ok);
-        else p.reject(asError(outcome.error));
+        // Plain copies: values an RPC call returned belong to the request that made the call.
+        if (outcome === undefined) item.outcome = { error: { name: "Unavailable", message: "the shard answered fewer outcomes than writes; retry" } };
+        else if ("ok" in outcome) item.outcome = { ok: { families: outcome.ok.families, series: outcome.ok.series } };
+        else item.outcome = { error: { name: outcome.error.name, message: outcome.error.message } };
       });
     } catch (error) {
-      for (const p of batch) p.reject(error instanceof Error ? error : new Error(String(error)));
+      const copy = error instanceof Error ? { name: error.name, message: error.message } : { name: "Error", message: String(error) };
+      for (const item of items) item.outcome = { error: copy };
+    } finally {
+      batch.state = "done";
     }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function asError(e: { name: string; message: string }): Error {

@@ -40,22 +40,24 @@ export function shardForGroup(groupKey: string, shards: number): number {
 }
 
 const READ_CACHE_MS = 30_000;
-const readCache = new Map<number, { at: number; shards: Promise<number> }>();
+/**
+ * Per isolate, the answer (a number, never the pending call: a promise of an RPC call belongs to the
+ * request that made it and cannot be awaited from another one).
+ */
+const readCache = new Map<number, { at: number; shards: number }>();
 
 /**
  * How many shards reads must cover: the most ever written to, which the type registry remembers
  * (SHARDS may have been lowered since). Asking also registers this isolate's SHARDS there; the
  * answer is cached per isolate for a short while.
  */
-export function shardsToRead(env: Env): Promise<number> {
+export async function shardsToRead(env: Env): Promise<number> {
   const configured = configuredShards(env);
   const cached = readCache.get(configured);
   if (cached !== undefined && Date.now() - cached.at < READ_CACHE_MS) return cached.shards;
-  const shards = env.REGISTRY.getByName(REGISTRY_NAME)
-    .shards(configured)
-    .then((n) => Math.max(n, configured));
+  const known = await env.REGISTRY.getByName(REGISTRY_NAME).shards(configured);
+  const shards = Math.max(known, configured);
   readCache.set(configured, { at: Date.now(), shards });
-  shards.catch(() => readCache.delete(configured));
   return shards;
 }
 

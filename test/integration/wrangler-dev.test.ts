@@ -78,6 +78,16 @@ describe("wrangler dev", () => {
     expect([...gz.head]).toEqual([0x1f, 0x8b]);
   });
 
+  it("answers every one of many concurrent writes, after group commit merged them into few calls", async () => {
+    const calls = async () => Number(/metrics_gateway_write_calls_total (\d+)/.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1]);
+    await fetch(`${gateway.url}/metrics/concurrent_total`, { method: "PATCH" });
+    const before = await calls();
+    const statuses = await Promise.all(Array.from({ length: 60 }, () => fetch(`${gateway.url}/metrics/concurrent_total`, { method: "PATCH" }).then((r) => r.status)));
+    expect(statuses.every((s) => s === 204)).toBe(true);
+    expect(await (await fetch(`${gateway.url}/metrics`)).text()).toContain("concurrent_total 61\n");
+    expect((await calls()) - before).toBeLessThan(60);
+  });
+
   it("answers 413 for an oversized body and serves the next request normally", async () => {
     const big = `# TYPE big gauge\n${"big 1\n".repeat(300_000)}`;
     const response = await push(gateway, big);

@@ -1,0 +1,35 @@
+import { exports } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { rejection, userScrape } from "./helpers";
+
+const gw = exports.default;
+
+async function writeCalls(): Promise<number> {
+  return Number(/metrics_gateway_write_calls_total (\d+)/.exec(await gw.scrape())?.[1]);
+}
+
+beforeEach(async () => {
+  await gw.delete("__all");
+});
+
+describe("group commit", () => {
+  it("merges concurrent writes into few Durable Object calls and loses none", async () => {
+    await gw.inc("warm_total"); // the family exists: later writes need no registry claim
+    const before = await writeCalls();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => gw.inc("warm_total", undefined, 1 + (i % 3))));
+    const calls = (await writeCalls()) - before;
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(30);
+    // 1 + the sum of 1,2,3 repeated: every write counted exactly once.
+    expect(await userScrape()).toContain(`warm_total ${1 + 100 * (1 + 2 + 3)}\n`);
+  });
+
+  it("fails only the bad write of a batch", async () => {
+    await gw.set("g", undefined, 1);
+    const results = await Promise.allSettled([gw.inc("c_total"), gw.inc("g"), gw.inc("c_total", undefined, 2)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const error = await rejection(gw.inc("g"));
+    expect(error.name).toBe("TypeConflict");
+    expect(await userScrape()).toContain("c_total 3\n");
+  });
+});
