@@ -12,7 +12,7 @@ import { includesAll, parseLabelKey } from "./labels";
 import { merge, type PreparedFamily } from "./merge";
 import type { LabelPairs, MetricType } from "./model";
 import type { StaleSeries } from "./remote-write/write-request";
-import { newCounters, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
+import { newCounters, renderSelfMetrics, type Counters } from "./self-metrics";
 import type { ShardFamily, ShardSeries } from "./shard-merge";
 import { REGISTRY_NAME, shardIndexOf, shardStub } from "./shards";
 import { Store, valueOf } from "./store";
