@@ -3,11 +3,12 @@
  * Durable Object call. Each caller learns its own outcome only after the shard committed the batch,
  * so nothing is acknowledged before it is durable.
  *
- * Workers tie every promise continuation and every I/O object to the request that runs it: a
- * caller's promise resolved from the request that sent the batch would resume the caller inside
- * that other request, and its answer would fail with "Cannot perform I/O on behalf of a different
- * request". So outcomes are handed over as plain data, and each caller waits with its own timers,
- * in its own request.
+ * Workers tie I/O objects and promise continuations to the request that made them: a caller woken
+ * by a promise the sending request resolves may be resumed in the wrong request (its answer then
+ * fails with "Cannot perform I/O on behalf of a different request"), and a request waiting with no
+ * I/O of its own is cancelled as hung. So outcomes are handed over as plain data (never an RPC
+ * result object), and each caller checks for its outcome on timers of its own, backing off from
+ * 1 ms to {@link MAX_POLL_MS}: a few wake-ups per write, far cheaper than a call per write.
  */
 import type { PushResult } from "../rpc";
 import type { ApplyOptions } from "./aggregator";
@@ -19,6 +20,8 @@ import { shardStub } from "./shards";
 export const WINDOW_MS = 2;
 /** A batch is sent at once when it holds this many writes. */
 export const MAX_BATCH = 256;
+/** The longest a waiting caller sleeps between looks at its outcome. */
+export const MAX_POLL_MS = 4;
 /** A batch still unsent this long after it opened is sent by whichever caller notices (its opener may be gone). */
 const TAKEOVER_MS = 50;
 /** A caller gives up waiting for a batch in flight after this long (its outcome is then unknown: not acknowledged). */
@@ -73,12 +76,11 @@ export class GroupCommit {
       await this.#send(env, batch);
     }
     const started = Date.now();
-    while (item.outcome === undefined) {
-      await sleep(1);
-      if (batch.state === "open" && Date.now() - batch.opened > TAKEOVER_MS) await this.#send(env, batch);
+    for (let poll = 1; item.outcome === undefined; poll = Math.min(MAX_POLL_MS, poll * 2)) {
+      if (batch.state === "open" && Date.now() - batch.opened >= TAKEOVER_MS) await this.#send(env, batch);
       else if (Date.now() - started > GIVE_UP_MS) {
         throw new GatewayError("Unavailable", "the write's batch got no answer from its shard in time; it may or may not have been applied, retry (counters may then count it twice)");
-      }
+      } else await sleep(poll);
     }
     if ("ok" in item.outcome) return item.outcome.ok;
     throw asError(item.outcome.error);
