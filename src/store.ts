@@ -130,20 +130,24 @@ export class Store {
   }
 
   /**
-   * Upserts many series of one family, several rows per statement: Durable Objects allow at most
-   * 100 bound parameters, so rows go in chunks of {@link ROWS_PER_UPSERT} (6 parameters each).
+   * Upserts many series of one family with few statements: the rows go as one JSON array parameter
+   * per ~512 KB, read back with `json_each` (Durable Objects allow at most 100 bound parameters, so
+   * row-by-row parameters would need a statement per 16 rows). Numbers are written as JSON5, which
+   * SQLite reads, so +Inf and -Inf survive; NaN is NULL as everywhere; histograms and summaries go
+   * as hex, turned back into BLOBs by `unhex`.
    */
   putSeriesMany(family: string, group: string, keys: readonly string[], values: readonly SeriesValue[], updated: number): void {
-    for (let start = 0; start < keys.length; start += ROWS_PER_UPSERT) {
-      const end = Math.min(keys.length, start + ROWS_PER_UPSERT);
-      const params: (string | number | ArrayBuffer | null)[] = [];
-      for (let i = start; i < end; i++) {
-        const value = values[i] ?? NaN;
-        const scalar = typeof value === "number";
-        params.push(family, keys[i] ?? "", group, scalar ? (Number.isNaN(value) ? null : value) : null, scalar ? null : bytesOf(value), updated);
+    let json = "";
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i] ?? NaN;
+      const row = typeof value === "number" ? `[${JSON.stringify(keys[i] ?? "")},${json5Number(value)},null]` : `[${JSON.stringify(keys[i] ?? "")},null,"${hex(value)}"]`;
+      json += json === "" ? row : `,${row}`;
+      if (json.length > 512 * 1024) {
+        this.#sql.exec(UPSERT_JSON, family, group, updated, `[${json}]`);
+        json = "";
       }
-      this.#sql.exec(upsertStatement(end - start), ...params);
     }
+    if (json !== "") this.#sql.exec(UPSERT_JSON, family, group, updated, `[${json}]`);
   }
 
   deleteSeriesMany(family: string, keys: readonly string[]): void {
@@ -218,17 +222,24 @@ export class Store {
   }
 }
 
-/** Rows per multi-row upsert: 16 x 6 = 96 bound parameters, under the limit of 100. */
-const ROWS_PER_UPSERT = 16;
-const upserts = new Map<number, string>();
+const UPSERT_JSON = `INSERT INTO series (family, labels, grp, value, packed, updated)
+  SELECT ?1, value ->> 0, ?2, value ->> 1, unhex(value ->> 2), ?3 FROM json_each(?4) WHERE true
+  ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed, updated = excluded.updated`;
 
-function upsertStatement(rows: number): string {
-  let sql = upserts.get(rows);
-  if (sql === undefined) {
-    sql = `INSERT INTO series (family, labels, grp, value, packed, updated) VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?)").join(", ")} ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed, updated = excluded.updated`;
-    upserts.set(rows, sql);
-  }
-  return sql;
+/** A number as JSON5 (which SQLite's JSON functions read): infinities by name, NaN as null (stored as NULL). */
+function json5Number(v: number): string {
+  if (Number.isFinite(v)) return String(v);
+  if (Number.isNaN(v)) return "null";
+  return v > 0 ? "Infinity" : "-Infinity";
+}
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function hex(v: Float64Array): string {
+  const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  let out = "";
+  for (const b of bytes) out += HEX[b] ?? "00";
+  return out;
 }
 
 /** A stored series value from its row (series or tombstone). */

@@ -58,6 +58,11 @@ describe("aggregator storage", () => {
         'c{a="x"} 3',
         "# TYPE g gauge",
         "g NaN",
+        'g{x="inf"} +Inf',
+        'g{x="-inf"} -Inf',
+        'g{x="big"} 1.7976931348623157e+308',
+        'g{x="tiny"} 5e-324',
+        'g{x="quote"} -0.5',
         "# TYPE h histogram",
         'h_bucket{le="1"} 1',
         'h_bucket{le="+Inf"} 2',
@@ -74,8 +79,12 @@ describe("aggregator storage", () => {
     await abortAllDurableObjects();
     const after = await gw.scrape();
     expect(withoutSelfMetrics(after)).toBe(withoutSelfMetrics(before));
-    expect(after).toContain("metrics_gateway_series 4\n");
+    expect(after).toContain("metrics_gateway_series 9\n");
     expect(after).toContain("g NaN\n");
+    expect(after).toContain('g{x="inf"} +Inf\n');
+    expect(after).toContain('g{x="-inf"} -Inf\n');
+    expect(after).toContain('g{x="big"} 1.7976931348623157e+308\n');
+    expect(after).toContain('g{x="tiny"} 5e-324\n');
     expect(after).toContain('h_bucket{le="+Inf"} 2\n');
     // and it keeps aggregating on top of what it reloaded
     await gw.push('# TYPE c counter\nc{a="x"} 1\n');
