@@ -103,6 +103,9 @@ export interface ShardSnapshot {
   series: number;
 }
 
+/** Series rows waiting for the end of a batch: family -> label key -> group and value. */
+type PendingRows = Map<string, Map<string, { group: string; value: SeriesValue }>>;
+
 /** A checked push: what it removes, the value of each series after it, families whose type it changes. */
 interface Plan {
   doomed: Map<string, string[]>;
@@ -229,14 +232,63 @@ export class Aggregator extends DurableObject<Env> {
   async applyBatch(items: { push: PreparedFamily[]; options: ApplyOptions }[]): Promise<({ ok: PushResult } | { error: { name: string; message: string } })[]> {
     this.#counters.writeCalls++;
     const out: ({ ok: PushResult } | { error: { name: string; message: string } })[] = [];
-    for (const item of items) {
-      try {
-        out.push({ ok: await this.#applyOne(item.push, item.options) });
-      } catch (error) {
-        out.push({ error: { name: error instanceof Error ? error.name : "Error", message: error instanceof Error ? error.message : String(error) } });
+    // Series rows are written once per batch, however many of its writes touched them: a hot
+    // counter incremented 200 times in one batch costs one row write, not 200. The answer still
+    // waits for that write to be durable.
+    const pending: PendingRows = new Map();
+    this.#pending = pending;
+    try {
+      for (const item of items) {
+        try {
+          out.push({ ok: await this.#applyOne(item.push, item.options) });
+        } catch (error) {
+          out.push({ error: { name: error instanceof Error ? error.name : "Error", message: error instanceof Error ? error.message : String(error) } });
+        }
       }
+    } finally {
+      this.#pending = undefined;
+      this.#flushRows(pending);
     }
     return out;
+  }
+
+  /** Series rows written during a batch, by family and then label key, written when the batch ends. */
+  #pending: PendingRows | undefined;
+
+  /** Upserts series rows now, or at the end of the current batch. */
+  #putSeries(family: string, group: string, keys: readonly string[], values: readonly SeriesValue[], now: number): void {
+    const pending = this.#pending;
+    if (pending === undefined) {
+      this.#store.putSeriesMany(family, group, keys, values, now);
+      return;
+    }
+    let rows = pending.get(family);
+    if (rows === undefined) {
+      rows = new Map();
+      pending.set(family, rows);
+    }
+    for (let i = 0; i < keys.length; i++) rows.set(keys[i] ?? "", { group, value: values[i] ?? NaN });
+  }
+
+  #flushRows(pending: PendingRows): void {
+    if (pending.size === 0) return;
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const [family, rows] of pending) {
+        // One statement per family and group.
+        const byGroup = new Map<string, { keys: string[]; values: SeriesValue[] }>();
+        for (const [key, { group, value }] of rows) {
+          let g = byGroup.get(group);
+          if (g === undefined) {
+            g = { keys: [], values: [] };
+            byGroup.set(group, g);
+          }
+          g.keys.push(key);
+          g.values.push(value);
+        }
+        for (const [group, g] of byGroup) this.#store.putSeriesMany(family, group, g.keys, g.values, now);
+      }
+    });
   }
 
   /** Families of a push that are new here, or change type, and so need the registry's word. */
@@ -333,7 +385,7 @@ export class Aggregator extends DurableObject<Env> {
             unit: family.unit !== "" ? family.unit : (state?.unit ?? ""),
           });
         }
-        this.#store.putSeriesMany(family.name, group.key, family.keys, merged[f] ?? [], now);
+        this.#putSeries(family.name, group.key, family.keys, merged[f] ?? [], now);
         if (this.#tombstoned.size > 0) {
           for (const key of family.keys) if (this.#tombstoned.has(`${family.name}\0${key}`)) this.#store.clearTombstone(family.name, key);
         }
@@ -403,6 +455,9 @@ export class Aggregator extends DurableObject<Env> {
     for (const [name, keys] of doomed) {
       const state = this.#families.get(name);
       if (state === undefined) continue;
+      // A row still waiting for the batch's end must not be written back after its deletion.
+      const waiting = this.#pending?.get(name);
+      if (waiting !== undefined) for (const key of keys) waiting.delete(key);
       if (keys.length === state.series.size) this.#store.deleteFamily(name);
       else this.#store.deleteSeriesMany(name, keys);
       if (exporting) {
@@ -459,7 +514,10 @@ export class Aggregator extends DurableObject<Env> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.#deleteRows(doomed, exporting, now);
-      if (name === "__all") this.#store.deleteAll();
+      if (name === "__all") {
+        this.#pending?.clear();
+        this.#store.deleteAll();
+      }
     });
     this.#dropSeries(doomed, exporting);
     if (name === "__all") {
