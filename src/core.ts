@@ -72,7 +72,7 @@ export class Core {
   async push(body: string | Uint8Array, contentType: string | undefined, target: PushTarget = UNGROUPED): Promise<PushResult> {
     const group = labelKey(target.group);
     const prepared = this.#checked(() => {
-      const families = dropCreatedGauges(withGroupingLabels(parseBody(body, contentType), target.group));
+      const families = dropCreatedGauges(parseBody(body, contentType, target.group));
       return prepare(families);
     }, group);
     return this.#apply(prepared, { group, mode: target.mode });
@@ -169,17 +169,17 @@ export class Core {
   }
 }
 
-/** The families of a push body, by its content type. */
-function parseBody(body: string | Uint8Array, contentType: string | undefined): Family[] {
+/** The families of a push body, by its content type, keyed with the grouping labels already in. */
+function parseBody(body: string | Uint8Array, contentType: string | undefined, group: LabelPairs): Family[] {
   const media = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (media === PROTOBUF_MEDIA_TYPE) {
     if (!/encoding\s*=\s*delimited/i.test(contentType ?? "")) {
       throw new GatewayError("UnsupportedMediaType", `Content-Type "${contentType}": only delimited protobuf (encoding=delimited) is read`);
     }
-    return parseDelimitedProtobuf(typeof body === "string" ? new TextEncoder().encode(body) : body);
+    return withGroupingLabels(parseDelimitedProtobuf(typeof body === "string" ? new TextEncoder().encode(body) : body), group);
   }
   const text = typeof body === "string" ? body : utf8(body);
-  return parseExposition(decodeJsonString(text), formatOf(contentType, text), { allowTimestamps: false, rejectUnsupported: true });
+  return parseExposition(decodeJsonString(text), formatOf(contentType, text), { allowTimestamps: false, rejectUnsupported: true, group });
 }
 
 /**

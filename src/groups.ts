@@ -3,6 +3,7 @@
  * every pushed series, and the Python client's `_created` gauges that make no sense once aggregated.
  */
 import { GatewayError } from "./errors";
+import { groupedLabelKey, parseLabelKey } from "./labels";
 import type { Family, LabelPairs } from "./model";
 import { checkLabelName } from "./names";
 
@@ -62,21 +63,17 @@ function base64url(value: string, name: string): string {
   }
 }
 
-/** Adds the grouping labels to every series, replacing same-named labels of the body (as the Pushgateway does). */
+/**
+ * Adds the grouping labels to every series, replacing same-named labels of the body (as the
+ * Pushgateway does): each family's keys are replaced in place. This is the general path (protobuf
+ * bodies); the text parser builds the same keys while parsing with `ParseOptions.group`, without
+ * rendering each key twice. Applying the same group again leaves the keys unchanged.
+ */
 export function withGroupingLabels(families: Family[], group: LabelPairs): Family[] {
   if (group.length === 0) return families;
-  const names = new Set<string>();
-  for (let i = 0; i < group.length; i += 2) names.add(group[i] ?? "");
   for (const family of families) {
-    for (const series of family.series) {
-      const labels: LabelPairs = [];
-      for (let i = 0; i < series.labels.length; i += 2) {
-        const name = series.labels[i] ?? "";
-        if (!names.has(name)) labels.push(name, series.labels[i + 1] ?? "");
-      }
-      labels.push(...group);
-      series.labels = labels;
-    }
+    const keys = family.keys;
+    for (let i = 0; i < keys.length; i++) keys[i] = groupedLabelKey(parseLabelKey(keys[i] ?? ""), group);
   }
   return families;
 }

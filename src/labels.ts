@@ -21,6 +21,28 @@ export function labelKey(pairs: LabelPairs): string {
   return key;
 }
 
+/**
+ * The canonical key of `pairs` with the grouping labels `group` added, replacing labels of the same
+ * name (as the Pushgateway does): `labelKey` of the combined set. Names in each must be distinct.
+ *
+ * @example groupedLabelKey(["job", "x", "a", "1"], ["job", "batch"]) // 'a="1",job="batch"'
+ */
+export function groupedLabelKey(pairs: LabelPairs, group: LabelPairs): string {
+  if (group.length === 0) return labelKey(pairs);
+  const all: LabelPairs = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i] ?? "";
+    if (!hasName(group, name)) all.push(name, pairs[i + 1] ?? "");
+  }
+  for (const x of group) all.push(x);
+  return labelKey(all);
+}
+
+function hasName(pairs: LabelPairs, name: string): boolean {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
+  return false;
+}
+
 /** `name="value"`, quoting a name that is not a legacy identifier (Prometheus 3 UTF-8 names). */
 export function renderPair(name: string, value: string): string {
   const n = isLegacyLabelName(name) ? name : `"${escapeLabelValue(name)}"`;

@@ -5,10 +5,9 @@
  */
 import { GatewayError } from "./errors";
 import type { SeriesValue } from "./exposition/format";
-import { labelKey } from "./labels";
-import type { Family, MetricType, Series } from "./model";
+import type { Family, MetricType } from "./model";
 
-/** One family of a push, ready to apply: label sets keyed, values packed. */
+/** One family of a push, ready to apply: label keys checked, values packed. */
 export interface PreparedFamily {
   name: string;
   type: MetricType;
@@ -23,29 +22,71 @@ export interface PreparedFamily {
 export const SELF_PREFIX = "metrics_gateway_";
 
 /**
- * Keys and packs every series of a parsed push, checking what needs no stored state: reserved
- * names, duplicate label sets, counter values, histogram `_sum` / `_count` presence.
- * Throws a {@link GatewayError} naming the family and series at fault.
+ * Packs every series of a parsed push under its key, checking what needs no stored state: reserved
+ * names, duplicate label keys, counter values, histogram `_sum` / `_count` presence.
+ * Throws a {@link GatewayError} naming the family and series at fault. A counter, gauge or untyped
+ * family's columns are used as they are, not copied.
  */
 export function prepare(families: readonly Family[]): PreparedFamily[] {
   const out: PreparedFamily[] = [];
   for (const family of families) {
     checkNotReserved(family.name);
-    const keys: string[] = [];
-    const values: SeriesValue[] = [];
+    const keys = family.keys;
+    // The text parser rejects duplicate series itself, but protobuf bodies and grouping labels
+    // (which replace same-named labels of the body) can still map two series to one key.
     const seen = new Set<string>();
-    for (const series of family.series) {
-      const key = labelKey(series.labels);
-      if (seen.has(key)) {
-        throw new GatewayError("InvalidValue", `metric "${family.name}{${key}}": the same series appears twice in one push; send each label set once`);
+    let values: SeriesValue[];
+    switch (family.type) {
+      case "histogram":
+        values = family.values.map((h, i) => {
+          checkNew(family, seen, i);
+          if (h.sum === undefined) {
+            throw new GatewayError("InvalidValue", `${where(family, i)}: histogram has no _sum sample; the gateway needs _sum to aggregate, add it`);
+          }
+          return packArrays(h.sum, h.count ?? h.counts[h.counts.length - 1] ?? 0, h.bounds, h.counts);
+        });
+        break;
+      case "summary":
+        values = family.values.map((v, i) => {
+          checkNew(family, seen, i);
+          if (v.sum === undefined || v.count === undefined) {
+            throw new GatewayError("InvalidValue", `${where(family, i)}: summary needs both _sum and _count samples to aggregate; add them`);
+          }
+          return packArrays(v.sum, v.count, v.quantiles, v.values);
+        });
+        break;
+      default: {
+        const numbers = family.values;
+        for (let i = 0; i < keys.length; i++) {
+          checkNew(family, seen, i);
+          const value = numbers[i] ?? NaN;
+          if (family.type === "counter" && !(value >= 0 && value !== Infinity)) {
+            throw new GatewayError(
+              "InvalidValue",
+              `${where(family, i)}: counter value ${value} is not a finite number >= 0; counters only go up (use a gauge for values that go down)`,
+            );
+          }
+        }
+        values = numbers;
       }
-      seen.add(key);
-      keys.push(key);
-      values.push(pack(family, series, key));
     }
     out.push({ name: family.name, type: family.type, help: family.help, unit: family.unit, keys, values });
   }
   return out;
+}
+
+/** Adds series `i`'s key to `seen`, throwing if it is there already (one Set insertion per series). */
+function checkNew(family: Family, seen: Set<string>, i: number): void {
+  const before = seen.size;
+  seen.add(family.keys[i] ?? "");
+  if (seen.size === before) {
+    throw new GatewayError("InvalidValue", `${where(family, i)}: the same series appears twice in one push; send each label set once`);
+  }
+}
+
+/** `metric "name{key}"`: series `i` of `family`, for messages. */
+function where(family: Family, i: number): string {
+  return `metric "${family.name}{${family.keys[i] ?? ""}}"`;
 }
 
 /** Per-group push times the gateway exposes itself, as the Pushgateway does. */
@@ -58,33 +99,6 @@ export function checkNotReserved(name: string): void {
   }
   if (GROUP_METRICS.has(name)) {
     throw new GatewayError("InvalidName", `metric "${name}" is reserved: the gateway sets it for every group, as the Pushgateway does; rename the metric`);
-  }
-}
-
-function pack(family: Family, series: Series, key: string): SeriesValue {
-  const where = `metric "${family.name}{${key}}"`;
-  switch (series.kind) {
-    case "scalar":
-      if (family.type === "counter" && !(series.value >= 0 && series.value !== Infinity)) {
-        throw new GatewayError(
-          "InvalidValue",
-          `${where}: counter value ${series.value} is not a finite number >= 0; counters only go up (use a gauge for values that go down)`,
-        );
-      }
-      return series.value;
-    case "histogram": {
-      const n = series.bounds.length;
-      const inf = series.counts[n - 1] ?? 0;
-      if (series.sum === undefined) {
-        throw new GatewayError("InvalidValue", `${where}: histogram has no _sum sample; the gateway needs _sum to aggregate, add it`);
-      }
-      return packArrays(series.sum, series.count ?? inf, series.bounds, series.counts);
-    }
-    case "summary":
-      if (series.sum === undefined || series.count === undefined) {
-        throw new GatewayError("InvalidValue", `${where}: summary needs both _sum and _count samples to aggregate; add them`);
-      }
-      return packArrays(series.sum, series.count, series.quantiles, series.values);
   }
 }
 

@@ -1,9 +1,12 @@
 /**
  * The data model shared by the wire formats, the merge rules and the store.
  *
- * A family is what a `# TYPE` line introduces; a series is one label set in it.
- * Labels are kept as a flat array `[name0, value0, name1, value1, ...]` so that parsing
- * allocates one array per series instead of one object per label.
+ * A family is what a `# TYPE` line introduces; a series is one label set in it, identified by its
+ * canonical label key (see `labelKey` in labels.ts): the key is what merging and storage use, and
+ * the text parser can usually take it straight from the body as one slice, instead of allocating a
+ * string per label and rendering them again. A family holds its series as two parallel columns,
+ * `keys` and `values`, rather than an object per series: for counters, gauges and untyped metrics
+ * an object per number was most of what a parse allocated (and the garbage collector then copied).
  */
 
 /** Metric types the gateway stores. OpenMetrics `unknown` is stored as `untyped`. */
@@ -12,54 +15,66 @@ export type MetricType = "counter" | "gauge" | "histogram" | "summary" | "untype
 /** Flat label pairs: `[name0, value0, name1, value1, ...]`, unescaped values. */
 export type LabelPairs = string[];
 
-/** A counter, gauge or untyped sample. */
-export interface ScalarSeries {
-  kind: "scalar";
-  labels: LabelPairs;
-  value: number;
-}
+/**
+ * A canonical label key, exactly as `labelKey` renders it: pairs sorted by name, empty values left
+ * out, `a="x",b="y\"z"` (`""` for no labels). Histogram keys exclude `le`, summary keys `quantile`.
+ */
+export type LabelKey = string;
 
 /**
- * A classic histogram: cumulative bucket counts for ascending upper bounds.
+ * A classic histogram series' value: cumulative bucket counts for ascending upper bounds.
  * `bounds` ends with `+Inf`; `counts[i]` is the count for `le=bounds[i]`.
  * `sum` and `count` are `undefined` when the body had no `_sum` / `_count` sample
  * (OpenMetrics allows both to be absent).
  */
-export interface HistogramSeries {
-  kind: "histogram";
-  labels: LabelPairs;
+export interface Histogram {
   bounds: number[];
   counts: number[];
   sum: number | undefined;
   count: number | undefined;
 }
 
-/** A summary: quantile values plus `_sum` / `_count` (either may be absent in a body). */
-export interface SummarySeries {
-  kind: "summary";
-  labels: LabelPairs;
+/** A summary series' value: quantile values plus `_sum` / `_count` (either may be absent in a body). */
+export interface Summary {
   quantiles: number[];
   values: number[];
   sum: number | undefined;
   count: number | undefined;
 }
 
-export type Series = ScalarSeries | HistogramSeries | SummarySeries;
-
-/**
- * One metric family as pushed.
- *
- * `name` is the name series are stored and exposed under in the text format:
- * for a text 0.0.4 counter that is the name as written (`foo` or `foo_total`);
- * for an OpenMetrics counter `foo` (samples `foo_total`) it is `foo_total`, the name
- * Prometheus itself stores for it.
- */
-export interface Family {
+/** What every family has, whatever its type. */
+interface FamilyInfo {
+  /**
+   * The name series are stored and exposed under in the text format: for a text 0.0.4 counter
+   * that is the name as written (`foo` or `foo_total`); for an OpenMetrics counter `foo` (samples
+   * `foo_total`) it is `foo_total`, the name Prometheus itself stores for it.
+   */
   name: string;
-  type: MetricType;
   /** Unescaped HELP text, "" when none was given. */
   help: string;
   /** OpenMetrics UNIT, "" when none was given. */
   unit: string;
-  series: Series[];
+  /** The series' canonical label keys, in body order; `values[i]` is series `keys[i]`'s value. */
+  keys: LabelKey[];
 }
+
+/** A counter, gauge or untyped family: one number per series. */
+export interface ScalarFamily extends FamilyInfo {
+  type: "counter" | "gauge" | "untyped";
+  values: number[];
+}
+
+/** A histogram family. */
+export interface HistogramFamily extends FamilyInfo {
+  type: "histogram";
+  values: Histogram[];
+}
+
+/** A summary family. */
+export interface SummaryFamily extends FamilyInfo {
+  type: "summary";
+  values: Summary[];
+}
+
+/** One metric family as pushed: its series as parallel `keys` and `values`. */
+export type Family = ScalarFamily | HistogramFamily | SummaryFamily;

@@ -19,7 +19,8 @@ describe("group commit", () => {
     await Promise.all(Array.from({ length: 300 }, (_, i) => gw.inc("warm_total", undefined, 1 + (i % 3))));
     const calls = (await writeCalls()) - before;
     expect(calls).toBeGreaterThanOrEqual(1);
-    expect(calls).toBeLessThanOrEqual(30);
+    // A batch goes at once when nothing is in flight, so the first ones are small: at least 4 writes a call on average.
+    expect(calls).toBeLessThanOrEqual(75);
     // 1 + the sum of 1,2,3 repeated: every write counted exactly once.
     expect(await userScrape()).toContain(`warm_total ${1 + 100 * (1 + 2 + 3)}\n`);
   });

@@ -1,8 +1,11 @@
-// parseExposition (text 0.0.4 and OpenMetrics 1.0), parseNumber, and the name rules in names.ts.
+// parseExposition (text 0.0.4 and OpenMetrics 1.0), its canonical label keys, parseNumber, and the name rules in names.ts.
 import { describe, expect, it } from "vitest";
 import { GatewayError } from "../src/errors";
 import { type ParseOptions, parseExposition, parseNumber } from "../src/exposition/parse";
-import type { Family, HistogramSeries, ScalarSeries, SummarySeries } from "../src/model";
+import { withGroupingLabels } from "../src/groups";
+import { labelKey, parseLabelKey } from "../src/labels";
+import { prepare } from "../src/merge";
+import type { Family, Histogram, LabelPairs, Summary } from "../src/model";
 import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/names";
 
 function text(body: string, options?: ParseOptions): Family[] {
@@ -37,23 +40,33 @@ function omError(body: string): string {
   return e.message;
 }
 
-function scalars(f: Family | undefined): ScalarSeries[] {
-  return (f?.series ?? []).map((s) => {
-    if (s.kind !== "scalar") throw new Error(`expected scalar series, got ${s.kind}`);
-    return s;
-  });
+/** A counter, gauge or untyped family's series as `[key, value]`. */
+function scalars(f: Family | undefined): [string, number][] {
+  if (f === undefined) return [];
+  if (f.type === "histogram" || f.type === "summary") throw new Error(`expected a scalar family, got ${f.type}`);
+  return f.keys.map((key, i) => [key, f.values[i] ?? NaN]);
 }
 
-function histogram(f: Family | undefined, i = 0): HistogramSeries {
-  const s = f?.series[i];
-  if (s?.kind !== "histogram") throw new Error("expected a histogram series");
-  return s;
+/** The value of series `i` of a histogram family. */
+function histogram(f: Family | undefined, i = 0): Histogram {
+  const v = f?.type === "histogram" ? f.values[i] : undefined;
+  if (v === undefined) throw new Error("expected a histogram series");
+  return v;
 }
 
-function summary(f: Family | undefined, i = 0): SummarySeries {
-  const s = f?.series[i];
-  if (s?.kind !== "summary") throw new Error("expected a summary series");
-  return s;
+/** The value of series `i` of a summary family. */
+function summary(f: Family | undefined, i = 0): Summary {
+  const v = f?.type === "summary" ? f.values[i] : undefined;
+  if (v === undefined) throw new Error("expected a summary series");
+  return v;
+}
+
+/** The labels a key stands for, as an object (for readable assertions). */
+function labelsOf(key: string | undefined): Record<string, string> {
+  const pairs = parseLabelKey(key ?? "");
+  const out: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) out[pairs[i] ?? ""] = pairs[i + 1] ?? "";
+  return out;
 }
 
 /** Escapes a label value the way the exposition formats require (\\, \", \n). */
@@ -62,7 +75,7 @@ function escapeLabelValue(v: string): string {
 }
 
 describe("text format: families and samples", () => {
-  it("parses HELP, TYPE, labels in input order and values", () => {
+  it("parses HELP, TYPE, labels (as canonical keys: sorted by name) and values", () => {
     const families = text(
       [
         "# HELP http_requests_total Requests handled.",
@@ -81,20 +94,18 @@ describe("text format: families and samples", () => {
         type: "counter",
         help: "Requests handled.",
         unit: "",
-        series: [
-          { kind: "scalar", labels: ["method", "GET", "code", "200"], value: 1027 },
-          { kind: "scalar", labels: ["method", "POST", "code", "400"], value: 3 },
-        ],
+        keys: ['code="200",method="GET"', 'code="400",method="POST"'],
+        values: [1027, 3],
       },
-      { name: "temperature", type: "gauge", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: -3.5 }] },
-      { name: "no_metadata", type: "untyped", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 1 }] },
+      { name: "temperature", type: "gauge", help: "", unit: "", keys: [""], values: [-3.5] },
+      { name: "no_metadata", type: "untyped", help: "", unit: "", keys: [""], values: [1] },
     ]);
   });
 
   it("keeps the last sample when the body does not end with a newline", () => {
-    expect(scalars(text("a 1\nb 2")[1])).toEqual([{ kind: "scalar", labels: [], value: 2 }]);
-    expect(scalars(text('a{x="y"} 7')[0])).toEqual([{ kind: "scalar", labels: ["x", "y"], value: 7 }]);
-    expect(scalars(text("# TYPE a gauge\na 3 1700000000000")[0])[0]?.value).toBe(3);
+    expect(scalars(text("a 1\nb 2")[1])).toEqual([["", 2]]);
+    expect(scalars(text('a{x="y"} 7')[0])).toEqual([['x="y"', 7]]);
+    expect(scalars(text("# TYPE a gauge\na 3 1700000000000")[0])[0]?.[1]).toBe(3);
   });
 
   it("parses a large body without losing the last series", () => {
@@ -103,7 +114,7 @@ describe("text format: families and samples", () => {
     const families = text(lines.join("\n"));
     const series = scalars(families[0]);
     expect(series).toHaveLength(10_000);
-    expect(series[9_999]).toEqual({ kind: "scalar", labels: ["i", "9999", "shard", "3"], value: 9_999 });
+    expect(series[9_999]).toEqual(['i="9999",shard="3"', 9_999]);
   });
 
   it("accepts an empty body, blank lines, comments, blanks and CRLF line ends", () => {
@@ -113,22 +124,24 @@ describe("text format: families and samples", () => {
       ["a", "gauge"],
       ["b", "counter"],
     ]);
-    expect(scalars(families[0])).toEqual([{ kind: "scalar", labels: ["x", "1", "y", "2"], value: 5 }]);
+    expect(scalars(families[0])).toEqual([['x="1",y="2"', 5]]);
   });
 
   it('treats "# HELP" / "# TYPE" without a name as comments, and HELP without text as empty help', () => {
     const families = text("# HELP\n# TYPE\n# HELP a\na 1\n");
-    expect(families).toEqual([{ name: "a", type: "untyped", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 1 }] }]);
+    expect(families).toEqual([{ name: "a", type: "untyped", help: "", unit: "", keys: [""], values: [1] }]);
   });
 
   it("returns a family announced by metadata alone with no series", () => {
     expect(text("# HELP lonely Nothing yet.\n# TYPE lonely counter\n")).toEqual([
-      { name: "lonely", type: "counter", help: "Nothing yet.", unit: "", series: [] },
+      { name: "lonely", type: "counter", help: "Nothing yet.", unit: "", keys: [], values: [] },
     ]);
   });
 
-  it("keeps empty label values and label order", () => {
-    expect(scalars(text('a{z="",b="x"} 1')[0])[0]?.labels).toEqual(["z", "", "b", "x"]);
+  it("leaves labels with empty values out of the key and sorts the rest by name", () => {
+    expect(scalars(text('a{z="",b="x"} 1')[0])[0]?.[0]).toBe('b="x"');
+    expect(scalars(text('a{z=""} 1')[0])[0]?.[0]).toBe("");
+    expect(scalars(text('a{c="3",a="1",b="2"} 1')[0])[0]?.[0]).toBe('a="1",b="2",c="3"');
   });
 
   it('ignores "# UNIT" and "# EOF" in the text format (they are comments there)', () => {
@@ -141,13 +154,20 @@ describe("escapes", () => {
     const values = ['back\\slash', 'quo"te', "new\nline", '\\"\n\\\\', "plain ✓ ☃ 😀", ""];
     const body = values.map((v, i) => `a{i="${i}",v="${escapeLabelValue(v)}"} ${i}`).join("\n");
     const series = scalars(text(body)[0]);
-    expect(series.map((s) => s.labels[3])).toEqual(values);
-    const again = series.map((s, i) => `a{i="${i}",v="${escapeLabelValue(s.labels[3] ?? "")}"} ${i}`).join("\n");
+    // The empty value is no label: that key has only i.
+    expect(series.map(([key]) => labelsOf(key)["v"] ?? "")).toEqual(values);
+    const again = series.map(([key], i) => `a{i="${i}",v="${escapeLabelValue(labelsOf(key)["v"] ?? "")}"} ${i}`).join("\n");
     expect(again).toBe(body);
+    // A key escapes values as the exposition formats do: here, as the body wrote them.
+    expect(series[3]?.[0]).toBe(`i="3",v="${escapeLabelValue(values[3] ?? "")}"`);
+    expect(series[3]?.[0]).toBe('i="3",v="\\\\\\"\\n\\\\\\\\"');
   });
 
   it("keeps unknown escape sequences as written, as Prometheus does", () => {
-    expect(scalars(text('a{v="a\\zb\\t"} 1')[0])[0]?.labels).toEqual(["v", "a\\zb\\t"]);
+    const [key] = scalars(text('a{v="a\\zb\\t"} 1')[0])[0] ?? [];
+    expect(labelsOf(key)).toEqual({ v: "a\\zb\\t" });
+    // The key escapes the backslashes kept in the value.
+    expect(key).toBe('v="a\\\\zb\\\\t"');
   });
 
   it("unescapes \\\\ and \\n in HELP (text), plus \\\" in OpenMetrics", () => {
@@ -184,11 +204,11 @@ describe("values", () => {
       ["-Infinity", -Infinity],
     ];
     for (const [written, expected] of cases) {
-      expect(scalars(text(`a ${written}\n`)[0])[0]?.value, written).toBe(expected);
+      expect(scalars(text(`a ${written}\n`)[0])[0]?.[1], written).toBe(expected);
     }
-    expect(scalars(text("a NaN\n")[0])[0]?.value).toBeNaN();
-    expect(scalars(text("a nan\n")[0])[0]?.value).toBeNaN();
-    expect(Object.is(scalars(text("a -0\n")[0])[0]?.value, -0)).toBe(true);
+    expect(scalars(text("a NaN\n")[0])[0]?.[1]).toBeNaN();
+    expect(scalars(text("a nan\n")[0])[0]?.[1]).toBeNaN();
+    expect(Object.is(scalars(text("a -0\n")[0])[0]?.[1], -0)).toBe(true);
   });
 
   it("rounds decimals exactly like Number()", () => {
@@ -216,10 +236,10 @@ describe("values", () => {
 
 describe("timestamps", () => {
   it("parses integer milliseconds in text and float seconds in OpenMetrics", () => {
-    expect(scalars(text("a 1 1700000000000\nb 2 -5\n")[1])[0]?.value).toBe(2);
+    expect(scalars(text("a 1 1700000000000\nb 2 -5\n")[1])[0]?.[1]).toBe(2);
     expect(textError("a 1 1.5\n")).toMatch(/^line 1, column 5: invalid timestamp "1.5"; the text format's timestamps are integer milliseconds/);
     expect(textError("a 1 1_000\n")).toMatch(/^line 1, column 5: invalid timestamp/);
-    expect(scalars(om("a 1 1700000000.25\n# EOF\n")[0])[0]?.value).toBe(1);
+    expect(scalars(om("a 1 1700000000.25\n# EOF\n")[0])[0]?.[1]).toBe(1);
     expect(omError("a 1 NaN\n# EOF\n")).toMatch(/^line 1, column 5: invalid sample timestamp "NaN"/);
   });
 
@@ -233,7 +253,10 @@ describe("timestamps", () => {
 
   it("keeps the newest point of an OpenMetrics series repeated with timestamps", () => {
     const families = om('a{x="1"} 1 10\na{x="1"} 2 11\na{x="1"} 3 11\na{x="2"} 4 10\n# EOF\n');
-    expect(scalars(families[0]).map((s) => s.value)).toEqual([3, 4]);
+    expect(scalars(families[0])).toEqual([
+      ['x="1"', 3],
+      ['x="2"', 4],
+    ]);
     expect(omError("a 1 11\na 2 10\n# EOF\n")).toMatch(/^line 2, column 5: timestamp goes backwards/);
     expect(omError("a 1\na 2 10\n# EOF\n")).toMatch(/^line 2, column 5: some samples of series \{\} have a timestamp and others do not/);
   });
@@ -257,15 +280,17 @@ describe("histograms and summaries", () => {
     const [f] = text(hist);
     expect(f?.name).toBe("rpc_seconds");
     expect(f?.type).toBe("histogram");
-    expect(f?.series).toEqual([
-      { kind: "histogram", labels: ["method", "GET"], bounds: [0.05, 0.1, Infinity], counts: [1, 4, 5], sum: 1.25, count: 5 },
-      { kind: "histogram", labels: ["method", "PUT"], bounds: [0.001, Infinity], counts: [0, 2], sum: undefined, count: undefined },
+    expect(f?.keys).toEqual(['method="GET"', 'method="PUT"']);
+    expect(f?.values).toEqual([
+      { bounds: [0.05, 0.1, Infinity], counts: [1, 4, 5], sum: 1.25, count: 5 },
+      { bounds: [0.001, Infinity], counts: [0, 2], sum: undefined, count: undefined },
     ]);
   });
 
   it("accepts a text histogram whose series' samples are interleaved", () => {
     const [f] = text('# TYPE h histogram\nh_bucket{a="1",le="+Inf"} 1\nh_bucket{a="2",le="+Inf"} 2\nh_count{a="1"} 1\nh_count{a="2"} 2\n');
-    expect(f?.series.map((s) => s.kind === "histogram" && s.count)).toEqual([1, 2]);
+    expect(f?.keys).toEqual(['a="1"', 'a="2"']);
+    expect([histogram(f, 0).count, histogram(f, 1).count]).toEqual([1, 2]);
   });
 
   it("checks bucket order, cumulative counts, +Inf and _count", () => {
@@ -286,14 +311,15 @@ describe("histograms and summaries", () => {
 
   it("groups summaries by labels, without quantile", () => {
     const [f] = text('# TYPE s summary\ns{quantile="0.5",x="1"} 2\ns{x="1",quantile="0.99"} NaN\ns_sum{x="1"} -7\ns_count{x="1"} 3\n');
-    expect(summary(f)).toEqual({ kind: "summary", labels: ["x", "1"], quantiles: [0.5, 0.99], values: [2, NaN], sum: -7, count: 3 });
+    expect(f?.keys).toEqual(['x="1"']);
+    expect(summary(f)).toEqual({ quantiles: [0.5, 0.99], values: [2, NaN], sum: -7, count: 3 });
     expect(textError('# TYPE s summary\ns 1\n')).toMatch(/^line 2, column 1: summary quantile sample needs a "quantile" label/);
     expect(textError('# TYPE s summary\ns{quantile="1.5"} 1\n')).toMatch(/^line 2, column 13: quantile 1.5 is outside \[0, 1\]/);
     expect(textError('# TYPE s summary\ns{quantile="0.5"} 1\ns{quantile="0.50"} 1\n')).toMatch(/^line 3, column 13: quantile 0.50 appears twice/);
   });
 
   it("keeps a bucket-like sample of an untyped family as a plain series", () => {
-    expect(scalars(text('h_bucket{le="1"} 1\n')[0])[0]?.labels).toEqual(["le", "1"]);
+    expect(scalars(text('h_bucket{le="1"} 1\n')[0])[0]?.[0]).toBe('le="1"');
   });
 
   it("rejects a histogram's sample name used by another family", () => {
@@ -310,12 +336,10 @@ describe("names", () => {
       ["plain", "untyped", ""],
       ["only.name", "untyped", ""],
     ]);
-    expect(scalars(families[0]).map((s) => s.labels)).toEqual([
-      ["a", "b"],
-      ["k8s.pod", "p-1"],
-    ]);
-    expect(scalars(families[1])[0]?.labels).toEqual(["ünïcode label", "v"]);
-    expect(scalars(om('{"a.b_total"} 1\n# TYPE "c.d" counter\n{"c.d_total",x="1"} 2\n# EOF\n')[1])[0]?.labels).toEqual(["x", "1"]);
+    // Names outside [a-zA-Z_][a-zA-Z0-9_]* are quoted in keys, as in the exposition formats.
+    expect(scalars(families[0]).map(([key]) => key)).toEqual(['a="b"', '"k8s.pod"="p-1"']);
+    expect(scalars(families[1])[0]?.[0]).toBe('"ünïcode label"="v"');
+    expect(scalars(om('{"a.b_total"} 1\n# TYPE "c.d" counter\n{"c.d_total",x="1"} 2\n# EOF\n')[1])[0]?.[0]).toBe('x="1"');
   });
 
   it("treats a quoted legacy name like the plain one", () => {
@@ -361,6 +385,252 @@ describe("label syntax errors", () => {
   });
 });
 
+describe("canonical label keys", () => {
+  /** A deterministic PRNG (mulberry32), so a failure can be replayed. */
+  function rng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function pickOne<T>(rand: () => number, xs: readonly T[]): T {
+    const x = xs[Math.floor(rand() * xs.length)];
+    if (x === undefined) throw new Error("nothing to pick from");
+    return x;
+  }
+
+  /** How a test writes one label: the name plain or quoted, and blanks around the '='. */
+  interface Spelling {
+    quoteName: boolean;
+    blanks: boolean;
+  }
+
+  /** `name="value"` as a body writes it; an unknown escape (`\q`) stays in the value, as in Prometheus. */
+  function writePair(name: string, value: string, spelling: Spelling): string {
+    const n = spelling.quoteName || !isLegacyLabelName(name) ? `"${escapeLabelValue(name)}"` : name;
+    return spelling.blanks ? `${n} = "${escapeLabelValue(value)}"` : `${n}="${escapeLabelValue(value)}"`;
+  }
+
+  function permutations<T>(items: readonly T[]): T[][] {
+    if (items.length <= 1) return [[...items]];
+    const out: T[][] = [];
+    items.forEach((item, i) => {
+      for (const rest of permutations([...items.slice(0, i), ...items.slice(i + 1)])) out.push([item, ...rest]);
+    });
+    return out;
+  }
+
+  // Label sets to write every which way: plain and quoted names, escapes, non-ASCII, names that are
+  // prefixes of each other, and a name that sorts differently by code unit than by code point.
+  const sets: LabelPairs[] = [
+    [],
+    ["a", "1"],
+    ["code", "200", "method", "GET", "path", "/api/v1"],
+    ["b", 'say "hi"\\now', "a", "line\nbreak", "c", "ü ✓ 😀"],
+    ["k8s.pod", "p-1", "app", "web", "app_", "x"],
+    ["Z", "upper", "_", "under", "a1", "digit", "a", "plain"],
+    ["\uffff", "bmp-last", "😀", "astral"],
+  ];
+
+  it("gives every order and spelling of a label set the key labelKey gives", () => {
+    const spellings: Spelling[] = [
+      { quoteName: false, blanks: false },
+      { quoteName: true, blanks: false },
+      { quoteName: false, blanks: true },
+    ];
+    for (const pairs of sets) {
+      const expected = labelKey(pairs);
+      const labels: [string, string][] = [];
+      for (let i = 0; i < pairs.length; i += 2) labels.push([pairs[i] ?? "", pairs[i + 1] ?? ""]);
+      for (const order of permutations(labels)) {
+        for (const spelling of spellings) {
+          const inner = order.map(([n, v]) => writePair(n, v, spelling));
+          const variants = [
+            inner.join(","),
+            // An empty value is no label, wherever it is written.
+            ["zz_empty=\"\"", ...inner].join(","),
+            [...inner, "\"zz.empty\"=\"\""].join(","),
+          ];
+          for (const labelText of variants) {
+            const bodies = [`m{${labelText}} 1\n`, `m { ${labelText} } 1\n`, `{"m",${labelText}} 1\n`];
+            if (labelText !== "") bodies.push(`m{${labelText},} 1\n`, `m{ ${labelText} , }\t1\n`);
+            for (const body of bodies) expect(scalars(text(body)[0])[0]?.[0], body).toBe(expected);
+            if (!spelling.blanks) expect(scalars(om(`m{${labelText}} 1\n# EOF\n`)[0])[0]?.[0], labelText).toBe(expected);
+          }
+        }
+      }
+    }
+  });
+
+  it("agrees with labelKey on random label sets, orders and spellings", () => {
+    const rand = rng(7);
+    const pick = <T>(xs: readonly T[]): T => pickOne(rand, xs);
+    const names = ["a", "b", "ab", "a_b", "B", "_x", "le", "quantile", "job", "instance", "z9", "k8s.ns", "ü", "a b", 'q"n'];
+    const chars = ["x", "y", "0", " ", ",", "=", "{", "}", '"', "\\", "\n", "é", "😀", "\\n", "\\q"];
+    for (let round = 0; round < 1500; round++) {
+      const n = Math.floor(rand() * 5);
+      const used = new Set<string>();
+      const pairs: LabelPairs = [];
+      while (pairs.length < 2 * n) {
+        const name = pick(names);
+        if (used.has(name)) continue;
+        used.add(name);
+        let value = "";
+        const len = rand() < 0.15 ? 0 : Math.floor(rand() * 6) + 1;
+        for (let i = 0; i < len; i++) value += pick(chars);
+        pairs.push(name, value);
+      }
+      const written: string[] = [];
+      for (let i = 0; i < pairs.length; i += 2) written.push(writePair(pairs[i] ?? "", pairs[i + 1] ?? "", { quoteName: rand() < 0.2, blanks: rand() < 0.2 }));
+      const shuffled = written.map((w) => [rand(), w] as const).sort((x, y) => x[0] - y[0]).map(([, w]) => w);
+      const body = `m{${shuffled.join(",")}} 1\n`;
+      expect(scalars(text(body)[0])[0]?.[0], body).toBe(labelKey(pairs));
+    }
+  });
+
+  it("agrees with labelKey line after line, as label names change, repeat and move (cached names)", () => {
+    const rand = rng(11);
+    const pick = <T>(xs: readonly T[]): T => pickOne(rand, xs);
+    // Few names, so that consecutive lines often share some of them at the same places.
+    const names = ["a", "b", "c", "ab", "k8s.ns", "le"];
+    for (let round = 0; round < 200; round++) {
+      const lines: string[] = [];
+      const keys: string[] = [];
+      const seen = new Set<string>();
+      const families = ["m", "n"];
+      let family = 0;
+      for (let line = 0; line < 40; line++) {
+        // Now and then the next family: label names carry over from one to the next.
+        if (rand() < 0.05 && family + 1 < families.length) family++;
+        const n = Math.floor(rand() * 4);
+        const pairs: LabelPairs = [];
+        const used = new Set<string>();
+        while (pairs.length < 2 * n) {
+          const name = pick(names);
+          if (used.has(name)) continue;
+          used.add(name);
+          pairs.push(name, rand() < 0.1 ? "" : pick(["1", "2", "x\\y", 'q"', "é"]));
+        }
+        const key = labelKey(pairs);
+        const written: string[] = [];
+        for (let i = 0; i < pairs.length; i += 2) written.push(writePair(pairs[i] ?? "", pairs[i + 1] ?? "", { quoteName: rand() < 0.1, blanks: rand() < 0.1 }));
+        if (rand() < 0.5) written.sort();
+        else if (rand() < 0.5) written.reverse();
+        const sample = `${families[family] ?? "m"}{${written.join(",")}} ${line}`;
+        if (seen.has(`${family}\0${key}`)) {
+          // The same series again, however written: a duplicate, reported on this line.
+          const body = [...lines, sample].join("\n");
+          expect(textError(body), body).toMatch(new RegExp(`^line ${lines.length + 1}, column 1: duplicate series`));
+          continue;
+        }
+        seen.add(`${family}\0${key}`);
+        lines.push(sample);
+        keys.push(`${families[family] ?? "m"}\0${key}`);
+      }
+      const got = text(lines.join("\n")).flatMap((f) => f.keys.map((key) => `${f.name}\0${key}`));
+      expect(got, lines.join("\n")).toEqual(keys);
+    }
+  });
+
+  it("keys histogram and summary series without le and quantile, wherever those are", () => {
+    const hist = (labels: string[]) => `# TYPE h histogram\nh_bucket{${labels.join(",")}} 1\nh_sum{b="2",a="1"} 2\nh_count{a="1",b="2"} 1\n`;
+    for (const labels of permutations(['a="1"', 'b="2"', 'le="+Inf"'])) {
+      const [f] = text(hist(labels));
+      expect(f?.keys, labels.join(",")).toEqual(['a="1",b="2"']);
+      expect(histogram(f)).toEqual({ bounds: [Infinity], counts: [1], sum: 2, count: 1 });
+    }
+    expect(text(hist(['"le"="+Inf"', 'b = "2"', "a=\"1\"", 'c=""']))[0]?.keys).toEqual(['a="1",b="2"']);
+    for (const labels of permutations(['quantile="0.5"', 'x="1"', 'y="2"'])) {
+      const [f] = text(`# TYPE s summary\ns{${labels.join(",")}} 3\ns_sum{y="2",x="1"} 4\ns_count{x="1",y="2"} 5\n`);
+      expect(f?.keys, labels.join(",")).toEqual(['x="1",y="2"']);
+      expect(summary(f)).toEqual({ quantiles: [0.5], values: [3], sum: 4, count: 5 });
+    }
+  });
+
+  it("finds a series again however its labels are written", () => {
+    expect(textError('a{x="1",y="2"} 1\na{ y = "2" , x="1" , } 2\n')).toMatch(/^line 2, column 1: duplicate series a\{x="1",y="2"\}/);
+    expect(textError('a{"x"="1"} 1\na{x="1",z=""} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{x="1"\} \(a label with an empty value/);
+    expect(textError('a{v="a\\qb"} 1\na{v="a\\qb"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{v="a\\\\qb"\}/);
+    expect(textError('# TYPE h histogram\nh_bucket{a="1",le="1"} 1\nh_bucket{a="2",le="+Inf"} 1\nh_bucket{le="+Inf", a = "1"} 1\nh_sum{a="1"} 1\nh_sum{"a"="1"} 1\n')).toMatch(
+      /^line 6, column 1: duplicate _sum for series \{a="1"\}/,
+    );
+    // Values that differ only in escapes are different series.
+    expect(scalars(text('a{v="x\\ny"} 1\na{v="x\\\\ny"} 2\n')[0]).map(([key]) => key)).toEqual(['v="x\\ny"', 'v="x\\\\ny"']);
+  });
+});
+
+describe("grouping labels (ParseOptions.group)", () => {
+  const bodies = [
+    'a{code="200",method="GET"} 1\na{code="500",method="GET"} 2\n',
+    'a{method="GET",code="200"} 1\na{zone="eu",code="500"} 2\n',
+    'a{instance="from-body",x="1"} 1\na{x="2"} 2\na{job="",x="3"} 3\n',
+    'a{"k8s.ns"="n",v="q\\"\\n\\\\"} 1\na{ v = "w" } 2\na 3\n',
+    '# TYPE h histogram\nh_bucket{method="GET",le="1"} 1\nh_bucket{method="GET",le="+Inf"} 2\nh_sum{method="GET"} 3\nh_count{method="GET"} 2\nh_bucket{le="+Inf",instance="i",a="1"} 1\nh_sum{a="1",instance="i"} 1\n',
+    '# TYPE s summary\ns{quantile="0.5",job="j"} 1\ns_sum{job="j"} 2\ns_count{job="j"} 3\n',
+  ];
+  const groups: LabelPairs[] = [
+    ["job", "batch"],
+    ["job", "batch", "instance", "host-1"],
+    ["job", "batch", "instance", ""],
+    ["job", 'q"uote\\d', "a", "first", "zz", "last", "k8s.ns", "ns"],
+  ];
+
+  it("gives the keys withGroupingLabels gives", () => {
+    for (const body of bodies) {
+      for (const group of groups) {
+        const grouped = text(body, { group });
+        const after = withGroupingLabels(text(body), group);
+        expect(grouped, `${JSON.stringify(group)} ${body}`).toEqual(after);
+      }
+    }
+  });
+
+  it("leaves series that only the grouping makes equal for prepare to reject", () => {
+    const group = ["job", "batch"];
+    const families = text('a{job="x"} 1\na{job="y"} 2\na 3\n', { group });
+    expect(families[0]?.keys).toEqual(['job="batch"', 'job="batch"', 'job="batch"']);
+    for (const pushed of [families, withGroupingLabels(text('a{job="x"} 1\na{job="y"} 2\n'), group)]) {
+      const e = errorOf(() => prepare(pushed));
+      expect(e.name).toBe("InvalidValue");
+      expect(e.message).toBe('metric "a{job="batch"}": the same series appears twice in one push; send each label set once');
+    }
+    // The body's own duplicates are still a parse error, with or without the grouping.
+    expect(errorOf(() => text('a{job="x"} 1\na{job="x"} 2\n', { group })).message).toMatch(/^line 2, column 1: duplicate series a\{job="x"\}/);
+    expect(errorOf(() => text('a{x="1"} 1\na{x="1"} 2\n', { group })).message).toMatch(/^line 2, column 1: duplicate series a\{x="1"\}/);
+    expect(errorOf(() => text('a{x="1",job="j"} 1\na{job="j",x="1"} 2\n', { group })).name).toBe("ParseError");
+  });
+
+  it("is the same as applying withGroupingLabels twice", () => {
+    const group = ["job", "batch", "instance", "host-1"];
+    const once = text(bodies[2] ?? "", { group });
+    expect(withGroupingLabels(once, group)).toEqual(text(bodies[2] ?? "", { group }));
+  });
+});
+
+describe("prepare on parsed families", () => {
+  it("takes a scalar family's columns as they are, and packs histograms and summaries", () => {
+    const families = text('# TYPE g gauge\ng{b="2",a="1"} 2\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\n# TYPE s summary\ns{quantile="0.5"} 4\ns_sum 5\ns_count 6\n');
+    const [g, h, s] = prepare(families);
+    expect(g?.keys).toBe(families[0]?.keys);
+    expect(g?.values).toBe(families[0]?.values);
+    expect(g?.keys).toEqual(['a="1",b="2"']);
+    // [sum, count, ...bounds, ...counts]; a histogram without _count counts its +Inf bucket.
+    expect(h?.values).toEqual([Float64Array.from([3, 2, 1, Infinity, 1, 2])]);
+    expect(s?.values).toEqual([Float64Array.from([5, 6, 0.5, 4])]);
+  });
+
+  it("still rejects what it rejected: negative counters, histograms without _sum, summaries without _count", () => {
+    expect(errorOf(() => prepare(text("# TYPE c counter\nc{x=\"1\"} -1\n"))).message).toBe('metric "c{x="1"}": counter value -1 is not a finite number >= 0; counters only go up (use a gauge for values that go down)');
+    expect(errorOf(() => prepare(text('# TYPE h histogram\nh_bucket{le="+Inf"} 1\n'))).message).toMatch(/^metric "h\{\}": histogram has no _sum sample/);
+    expect(errorOf(() => prepare(text('# TYPE s summary\ns_sum{a="1"} 1\n'))).message).toMatch(/^metric "s\{a="1"\}": summary needs both _sum and _count/);
+  });
+});
+
 describe("metadata and family rules", () => {
   it("rejects unknown, repeated or late metadata", () => {
     expect(textError("# TYPE a gauge\n# TYPE b meh\n")).toMatch(/^line 2, column 10: unknown metric type "meh"; use counter, gauge, histogram, summary or untyped/);
@@ -402,18 +672,17 @@ describe("OpenMetrics", () => {
         type: "counter",
         help: "Jobs done.",
         unit: "",
-        series: [
-          { kind: "scalar", labels: ["q", "a"], value: 3 },
-          { kind: "scalar", labels: ["q", "b"], value: 4 },
-        ],
+        keys: ['q="a"', 'q="b"'],
+        values: [3, 4],
       },
     ]);
   });
 
   it("validates and drops exemplars", () => {
     const families = om('# TYPE a counter\na_total 1 # {trace_id="abc"} 0.5 1700000000.1\n# TYPE h histogram\nh_bucket{le="+Inf"} 2 # {trace_id="x"} 3\nh_sum 1\nh_count 2\n# EOF\n');
-    expect(scalars(families[0])).toEqual([{ kind: "scalar", labels: [], value: 1 }]);
-    expect(histogram(families[1])).toEqual({ kind: "histogram", labels: [], bounds: [Infinity], counts: [2], sum: 1, count: 2 });
+    expect(scalars(families[0])).toEqual([["", 1]]);
+    expect(families[1]?.keys).toEqual([""]);
+    expect(histogram(families[1])).toEqual({ bounds: [Infinity], counts: [2], sum: 1, count: 2 });
     expect(omError('# TYPE g gauge\ng 1 # {a="b"} 1\n# EOF\n')).toMatch(/^line 2, column 5: exemplars are only allowed on counter "_total" and histogram "_bucket" samples/);
     expect(omError(`# TYPE a counter\na_total 1 # {a="${"x".repeat(128)}"} 1\n# EOF\n`)).toMatch(/^line 2, column 13: exemplar labels are 129 characters long/);
   });
@@ -425,9 +694,9 @@ describe("OpenMetrics", () => {
       ["build_info", "gauge"],
       ["state", "gauge"],
     ]);
-    expect(scalars(families[2]).map((s) => [s.labels, s.value])).toEqual([
-      [["state", "up"], 1],
-      [["state", "down"], 0],
+    expect(scalars(families[2])).toEqual([
+      ['state="up"', 1],
+      ['state="down"', 0],
     ]);
     expect(omError("# TYPE build info\nbuild_info 2\n# EOF\n")).toMatch(/^line 2, column 12: info value must be 1, got 2/);
     expect(omError('# TYPE s stateset\ns{x="1"} 1\n# EOF\n')).toMatch(/^line 2, column 1: stateset sample "s" needs a label "s" naming its state/);
@@ -441,7 +710,7 @@ describe("OpenMetrics", () => {
   it("parses a gaugehistogram as a histogram, and rejects it only with rejectUnsupported", () => {
     const body = '# TYPE q gaugehistogram\nq_bucket{le="1"} 2\nq_bucket{le="+Inf"} 3\nq_gsum 4\nq_gcount 3\n# EOF\n';
     expect(om(body)).toEqual([
-      { name: "q", type: "histogram", help: "", unit: "", series: [{ kind: "histogram", labels: [], bounds: [1, Infinity], counts: [2, 3], sum: 4, count: 3 }] },
+      { name: "q", type: "histogram", help: "", unit: "", keys: [""], values: [{ bounds: [1, Infinity], counts: [2, 3], sum: 4, count: 3 }] },
     ]);
     const e = errorOf(() => om(body, { rejectUnsupported: true }));
     expect(e.name).toBe("InvalidValue");

@@ -1,7 +1,8 @@
 /** Parses pushed bodies, Prometheus text format 0.0.4 and OpenMetrics 1.0, in one pass over the string. */
 
 import { GatewayError, parseError } from "../errors";
-import type { Family, HistogramSeries, LabelPairs, MetricType, ScalarSeries, SummarySeries } from "../model";
+import { groupedLabelKey, labelKey, renderPair } from "../labels";
+import type { Family, Histogram, LabelPairs, MetricType, Summary } from "../model";
 import { isLegacyLabelName, labelNameProblem, metricNameProblem } from "../names";
 
 /** Options of {@link parseExposition}. */
@@ -17,6 +18,14 @@ export interface ParseOptions {
    * checks see the parse alone.
    */
   rejectUnsupported?: boolean;
+  /**
+   * Pushgateway grouping labels to add to every series' key, replacing same-named labels of the
+   * body: the keys `withGroupingLabels` (groups.ts) would give, built while parsing. Names must be
+   * valid and distinct (as `parseGroupingPath` returns them). Duplicate series are still judged by
+   * the body's own labels; two series that only the grouping makes equal are left for `prepare`
+   * (merge.ts) to reject, as it does after `withGroupingLabels`.
+   */
+  group?: LabelPairs;
 }
 
 /**
@@ -29,9 +38,11 @@ export interface ParseOptions {
  *   `foo` (one series per state, the state in label `foo`); `unknown` becomes `untyped`; a
  *   gaugehistogram becomes a histogram (`_gsum`/`_gcount` as sum/count), which the gateway rejects
  *   with `rejectUnsupported`.
- * - `_created` samples and exemplars are validated, then dropped. `le` and `quantile` are removed
- *   from the labels of histogram and summary series. Labels keep their input order and empty values.
- * - A family announced by HELP/TYPE/UNIT but without samples is returned with no series.
+ * - `_created` samples and exemplars are validated, then dropped. Every series gets its canonical
+ *   label key (`labelKey` in labels.ts: sorted by name, empty values left out), without `le` for
+ *   histograms and `quantile` for summaries, and with `options.group` merged in.
+ * - Series come as each family's `keys` and `values`, in the order of their first samples. A
+ *   family announced by HELP/TYPE/UNIT but without samples is returned with no series.
  * - Duplicate series (same name and label set in any order; `a=""` counts as no label `a`) are an
  *   error, except an OpenMetrics series repeated with non-decreasing timestamps: the newest point
  *   is kept. A family's lines must be contiguous, and HELP/TYPE/UNIT come before its samples.
@@ -43,10 +54,10 @@ export interface ParseOptions {
  * @example
  * parseExposition('# TYPE jobs_total counter\njobs_total{queue="a"} 3\n', "text")
  * // [{ name: "jobs_total", type: "counter", help: "", unit: "",
- * //    series: [{ kind: "scalar", labels: ["queue", "a"], value: 3 }] }]
+ * //    keys: ['queue="a"'], values: [3] }]
  */
 export function parseExposition(body: string, format: "text" | "openmetrics", options: ParseOptions = {}): Family[] {
-  const parser = new Parser(body, format === "openmetrics", options.allowTimestamps ?? true);
+  const parser = new Parser(body, format === "openmetrics", options.allowTimestamps ?? true, options.group ?? []);
   const families = parser.run();
   const unsupported = parser.unsupported;
   if (options.rejectUnsupported === true && unsupported !== undefined) {
@@ -225,17 +236,46 @@ function roleOf(st: FamilyState, name: string, om: boolean): number {
 
 // ---- label scanning and series lookup ------------------------------------------------------
 
-// FNV-1a over UTF-16 code units; 0x10000 (not a code unit) separates a label's name from its value.
-// Each parse starts from a random offset, so a body cannot be built to make every series collide.
+// Series are found by the hash of their key: the sum of its pairs' hashes, so that it is the same
+// for any label order and a pair can be taken out (`le`), each pair's hash being FNV-1a over its
+// name, NAME_END (not a code unit) and its value as the key writes them, then mixed. Each parse
+// starts FNV from a random offset, so a body cannot be built to make every series collide.
 const FNV_PRIME = 0x01000193;
 const NAME_END = 0x10000;
 
-function hashString(text: string, h: number): number {
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
-  return h;
+/** The hash of a canonical key's text (see above): what the label scan computes for plain labels. */
+function hashKey(key: string, seed: number): number {
+  let sum = 0;
+  const n = key.length;
+  let i = 0;
+  while (i < n) {
+    let h = seed;
+    let c = key.charCodeAt(i);
+    if (c === QUOTE) {
+      // A quoted name, hashed with its quotes and escapes as written.
+      h = Math.imul(h ^ c, FNV_PRIME);
+      for (c = key.charCodeAt(++i); c !== QUOTE; c = key.charCodeAt(++i)) {
+        h = Math.imul(h ^ c, FNV_PRIME);
+        if (c === BSLASH) h = Math.imul(h ^ key.charCodeAt(++i), FNV_PRIME);
+      }
+      h = Math.imul(h ^ c, FNV_PRIME);
+      i++;
+    } else {
+      for (; c !== EQ; c = key.charCodeAt(++i)) h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    h = Math.imul(h ^ NAME_END, FNV_PRIME);
+    // i is at '=', the value's quote follows.
+    for (i += 2, c = key.charCodeAt(i); c !== QUOTE; c = key.charCodeAt(++i)) {
+      h = Math.imul(h ^ c, FNV_PRIME);
+      if (c === BSLASH) h = Math.imul(h ^ key.charCodeAt(++i), FNV_PRIME);
+    }
+    sum = (sum + mix(h)) | 0;
+    i += 2; // the quote and the comma
+  }
+  return sum;
 }
 
-/** murmur3's finalizer, so that summing pair hashes (order-independent) still spreads well. */
+/** murmur3's finalizer: FNV's low bits, the table index, depend only on the code units' low bits. */
 function mix(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -251,76 +291,161 @@ class LabelScan {
   n = 0;
   readonly ns: number[] = [];
   readonly ne: number[] = [];
+  /** Where each value starts, and where its closing quote is. */
   readonly vs: number[] = [];
   readonly ve: number[] = [];
   readonly nq: (string | undefined)[] = [];
   readonly vq: (string | undefined)[] = [];
-  /** Hash of each pair, 0 for an empty value (Prometheus treats `a=""` as no label `a`). */
-  readonly ph: number[] = [];
-  /** Sum of the pair hashes: the same for any label order. */
-  hash = 0;
   /** Index of the le / quantile / state label, or -1. */
   special = -1;
+  /**
+   * Every pair is written exactly as the canonical key renders it: a legacy name, `="`, the value
+   * with no escapes but `\\ \" \n`, `"`, with no blanks between pairs but one ','; no value empty.
+   */
+  plain = true;
+  /** Names strictly ascending (UTF-16 order), so none repeats. */
+  sorted = true;
+  /** `Parser.scanGeneration` when every name was the cached one at its index, else -1. */
+  generation = -1;
+  /** Each pair's hash (see `hashKey`), and their sum: the key's hash when plain (less a skipped pair's). */
+  readonly ph: number[] = [];
+  hash = 0;
 
+  /** No labels: the empty key, whose hash is 0. */
   reset(): void {
     this.n = 0;
-    this.hash = 0;
     this.special = -1;
+    this.plain = true;
+    this.sorted = true;
+    this.generation = -1;
+    this.hash = 0;
   }
 }
 
 /**
- * The series of one family, found by label-set hash in an open-addressing table of
- * `[hash, index + 1]` pairs (cheaper than a Map: no per-entry allocation, no key objects).
- * Equal hashes are told apart by comparing the labels, so collisions only cost a comparison.
+ * The series of the open family by key, in an open-addressing table of `[hash, number + 1]` pairs,
+ * where `number` counts the body's series: the open family's are those from `first` on, and its
+ * `n`th series is number `first + n`. A Map would allocate per entry and hash every key again, where
+ * the label scan has hashed most keys already; equal hashes are told apart by comparing the keys.
+ * Only the open family is ever looked up (a family cannot come back), so one table serves them all:
+ * another family's entry counts as empty, and nothing needs clearing. It is sized from the body
+ * length up front, up to 64k pairs (512 kB) unless a family needs more: a lookup is mostly a cache
+ * miss, and a smaller table misses less.
  */
-class SeriesIndex<T extends { readonly labels: LabelPairs }> {
-  readonly entries: T[] = [];
-  table = new Int32Array(64);
-  mask = 31;
+class SeriesIndex {
+  table: Int32Array;
+  mask: number;
+  /** The open family's first series number, and how many series the body has had. */
+  first = 0;
+  count = 0;
+  /** The hash the last `find` looked for. */
+  hash = 0;
+  /** Where each series' first labels are in the body (see `Parser.labelsAt`), by number. */
+  labelsAt = new Int32Array(1024);
 
-  find(p: Parser, lab: LabelScan, hash: number, skip: number): T | undefined {
+  constructor(bodyLength: number) {
+    let slots = 1024;
+    while (slots < 65536 && slots * 64 < bodyLength) slots *= 2;
+    this.table = new Int32Array(slots * 2);
+    this.mask = slots - 1;
+  }
+
+  /** Starts indexing a new family. */
+  open(): void {
+    this.first = this.count;
+  }
+
+  /**
+   * The slot of `key` (>= 0), or `~slot` for the empty slot it would take (for `add`). `keys` are
+   * the family's, by index; with `own`, only series whose `own` key is "" count (see `scalar`).
+   */
+  find(hash: number, key: string, keys: readonly string[], own: readonly string[] | undefined): number {
     const table = this.table;
-    for (let b = hash & this.mask; ; b = (b + 1) & this.mask) {
-      const index = table[2 * b + 1] ?? 0;
-      if (index === 0) return undefined;
-      if (table[2 * b] === hash) {
-        const e = this.entries[index - 1];
-        if (e !== undefined && p.sameLabels(lab, skip, e.labels)) return e;
-      }
+    const mask = this.mask;
+    const first = this.first;
+    this.hash = hash;
+    for (let b = hash & mask; ; b = (b + 1) & mask) {
+      const number = (table[2 * b + 1] ?? 0) - 1;
+      if (number < first) return ~b;
+      if (table[2 * b] === hash && keys[number - first] === key && (own === undefined || own[number - first] === "")) return b;
     }
   }
 
-  /** Adds an entry that `find` did not find. */
-  add(hash: number, e: T): void {
-    this.entries.push(e);
-    if (this.entries.length * 2 > this.mask + 1) this.grow();
-    this.put(hash, this.entries.length);
+  /** The index in its family of the series in slot `b`. */
+  index(b: number): number {
+    return (this.table[2 * b + 1] ?? 0) - 1 - this.first;
   }
 
-  put(hash: number, index: number): void {
-    const table = this.table;
-    let b = hash & this.mask;
-    while ((table[2 * b + 1] ?? 0) !== 0) b = (b + 1) & this.mask;
-    table[2 * b] = hash;
-    table[2 * b + 1] = index;
+  /** Fills the empty slot `~miss` that the last `find` returned with the family's next series. */
+  add(miss: number, labelsAt: number): void {
+    const b = ~miss;
+    this.table[2 * b] = this.hash;
+    if (this.count === this.labelsAt.length) {
+      const grown = new Int32Array(this.count * 2);
+      grown.set(this.labelsAt);
+      this.labelsAt = grown;
+    }
+    this.labelsAt[this.count] = labelsAt;
+    this.table[2 * b + 1] = ++this.count;
+    // Up to 3/4 full: probing a few more neighbours, mostly in the same cache line, costs less than
+    // the cache misses of a larger table.
+    if ((this.count - this.first) * 4 > (this.mask + 1) * 3) this.grow();
   }
 
+  /** Twice as large, keeping the open family's entries. */
   grow(): void {
     const old = this.table;
-    this.table = new Int32Array(old.length * 2);
-    this.mask = this.mask * 2 + 1;
-    for (let b = 0; b < old.length; b += 2) {
-      const index = old[b + 1] ?? 0;
-      if (index !== 0) this.put(old[b] ?? 0, index);
+    const table = new Int32Array(old.length * 2);
+    const mask = this.mask * 2 + 1;
+    for (let e = 0; e < old.length; e += 2) {
+      const number = (old[e + 1] ?? 0) - 1;
+      if (number < this.first) continue;
+      const hash = old[e] ?? 0;
+      let b = hash & mask;
+      while ((table[2 * b + 1] ?? 0) !== 0) b = (b + 1) & mask;
+      table[2 * b] = hash;
+      table[2 * b + 1] = number + 1;
     }
+    this.table = table;
+    this.mask = mask;
   }
+}
+
+/** `a` joined to `b` by a comma, either possibly empty (a grouping label with an empty value is ""). */
+function joinKey(a: string, b: string): string {
+  return b === "" ? a : a === "" ? b : `${a},${b}`;
+}
+
+/**
+ * `key` as one flat string. V8 keeps a concatenation as a tree of its pieces until a character of
+ * it is read, and then copies it into one string: a key is kept and hashed, and a flat one is
+ * smaller and cheaper to keep (the pieces become short-lived garbage) and to hash.
+ */
+function flat(key: string): string {
+  return key.charCodeAt(0) === -1 ? "" : key;
+}
+
+/** `name` compared with the label name at `s[a, b)`, by UTF-16 code units (as `labelKey` sorts). */
+function compareToRange(name: string, s: string, a: number, b: number): number {
+  const n = Math.min(name.length, b - a);
+  for (let k = 0; k < n; k++) {
+    const d = name.charCodeAt(k) - s.charCodeAt(a + k);
+    if (d !== 0) return d;
+  }
+  return name.length - (b - a);
 }
 
 /** A histogram or summary series being assembled from its samples. */
 interface Slot {
-  readonly series: HistogramSeries | SummarySeries;
-  readonly labels: LabelPairs;
+  /** The series' value, in its family's `histograms` or `summaries`. */
+  readonly point: Histogram | Summary;
+  /**
+   * Where the labels of the series' first sample are in the body (-1: none), and the label left
+   * out of its key ("le", "quantile" or ""): errors show the labels as first written, and scanning
+   * them again then is cheaper than keeping them for every series.
+   */
+  readonly labelsAt: number;
+  readonly skipped: string;
   /** Line of the series' first sample, for errors found when the series is complete. */
   readonly line: number;
   negativeBucket: boolean;
@@ -329,8 +454,12 @@ interface Slot {
 
 /** A family being parsed. */
 interface FamilyState {
-  readonly fam: Family;
-  /** The name the metadata lines use; an OpenMetrics counter `foo` has `fam.name` `foo_total`. */
+  /** The family's name as output (an OpenMetrics counter `foo` is `foo_total`), type, help and unit. */
+  outName: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+  /** The name the metadata lines use. */
   readonly name: string;
   readonly line: number;
   kind: number;
@@ -338,13 +467,31 @@ interface FamilyState {
   hasHelp: boolean;
   hasUnit: boolean;
   hasSamples: boolean;
-  readonly scalars: SeriesIndex<ScalarSeries>;
-  /** OpenMetrics counters seen only through `_created` so far: indexed, not yet in `fam.series`. */
-  readonly pending: Set<ScalarSeries>;
-  readonly slots: SeriesIndex<Slot>;
+  /**
+   * The series' keys (with the grouping labels) by index, and a scalar family's values: for a
+   * scalar family, the first `count` of `Parser.scalarKeys` and `scalarValues` until it ends.
+   */
+  keys: string[];
+  values: number[];
+  count: number;
+  /** A histogram or summary family's values and series being assembled, by index. */
+  readonly histograms: Histogram[];
+  readonly summaries: Summary[];
+  readonly slots: Slot[];
+  /**
+   * The body keys (without grouping labels) of the histogram and summary series, and with grouping
+   * labels of the scalar ones, by index: the body's own label set decides what is a duplicate.
+   */
+  readonly bodyKeys: string[];
+  /**
+   * OpenMetrics counters seen only through `_created` so far, by index. They have their place in
+   * `keys` and `values` already (a series' samples are adjacent, so the `_total` that would add it
+   * comes next anyway), and are taken out when the family ends without their `_total`.
+   */
+  pending: Set<number> | undefined;
   /** Stateset groups seen (a stateset's group is its labels minus the state label). */
-  readonly groups: Set<string>;
-  /** OpenMetrics: the current group (series, slot or key) and its timestamp, to check grouping and order. */
+  groups: Set<string> | undefined;
+  /** OpenMetrics: the current group (a scalar's index, a slot, or a key) and its timestamp, to check grouping and order. */
   group: unknown;
   groupHasTs: boolean;
   groupTs: number;
@@ -375,7 +522,8 @@ class Parser {
   line = 0;
   lineStart = 0;
   eof = false;
-  readonly families: Family[] = [];
+  /** Every family so far, in body order. */
+  readonly states: FamilyState[] = [];
   /** Every name a family owns (its own and its samples'), to reject reuse and clashes. */
   readonly used = new Map<string, FamilyState>();
   cur: FamilyState | undefined = undefined;
@@ -388,6 +536,48 @@ class Parser {
   prevSkip = -1;
   readonly exemplarLab = new LabelScan();
   readonly seed = (Math.random() * 0x100000000) | 0;
+  readonly index: SeriesIndex;
+  /**
+   * Label names by index as recent scans had them, `scanNames` of them: where one is in the body,
+   * its length, `hashKey`'s hash of it, and whether it sorts after the one before. Each was checked
+   * after those before it, so a scan whose names all match needs no name checks, no hashing of names,
+   * and no looking for repeats: consecutive series mostly repeat their label names.
+   */
+  scanNames = 0;
+  /** Counts changes to the cached names: the same generation means the same names. */
+  scanGeneration = 0;
+  readonly scanNameAt: number[] = [];
+  readonly scanNameLen: number[] = [];
+  readonly scanNameHash: number[] = [];
+  readonly scanNameUp: boolean[] = [];
+  /** Where the current sample's labels start in the body (after '{' or the quoted name's ','), or -1. */
+  labelsAt = -1;
+  /** Set by `quotedSlow` when a backslash escapes nothing it knows (and so stays in the value). */
+  oddEscape = false;
+  /**
+   * The open scalar family's keys and values (see `FamilyState.count`): kept from family to family
+   * and copied out at their exact size when a family ends, so that they grow once per parse rather
+   * than once per family, which left a trail of outgrown arrays for the garbage collector.
+   */
+  readonly scalarKeys: string[] = [];
+  readonly scalarValues: number[] = [];
+  /**
+   * Label indexes in key order, reused by `plainKey`: `orderM` of them, sorted for the first
+   * `orderN` cached names of `orderGeneration` without index `orderSkip`.
+   */
+  readonly order: number[] = [];
+  orderM = 0;
+  orderN = 0;
+  orderGeneration = -1;
+  orderSkip = -1;
+  /** The grouping labels as given, and sorted by name: names, and `name="value"` ("" for an empty value). */
+  readonly group: LabelPairs;
+  readonly groupNames: string[] = [];
+  readonly groupText: string[] = [];
+  /** `hashKey` of the grouping labels' pairs: what they add to a key's hash. */
+  groupHash = 0;
+  /** Set by `groupedKey`: whether a grouping label replaced a label of the scan. */
+  replaced = false;
   /**
    * Label names by position in the last series built, and where in the body they were: consecutive
    * series mostly repeat them. (Values rarely repeat at the same position: caching them costs more.)
@@ -395,11 +585,25 @@ class Parser {
   readonly nameCache: string[] = [];
   readonly nameCacheAt: number[] = [];
 
-  constructor(src: string, om: boolean, allowTs: boolean) {
+  constructor(src: string, om: boolean, allowTs: boolean, group: LabelPairs) {
     this.src = src;
     this.len = src.length;
     this.om = om;
     this.allowTs = allowTs;
+    this.index = new SeriesIndex(src.length);
+    this.group = group;
+    const byName: number[] = [];
+    for (let i = 0; i < group.length; i += 2) byName.push(i);
+    byName.sort((a, b) => ((group[a] ?? "") < (group[b] ?? "") ? -1 : 1));
+    for (const i of byName) {
+      const name = group[i] ?? "";
+      const value = group[i + 1] ?? "";
+      this.groupNames.push(name);
+      // An empty value still replaces the body's label of that name, then leaves the key, as in labelKey.
+      const text = value === "" ? "" : renderPair(name, value);
+      this.groupText.push(text);
+      this.groupHash = (this.groupHash + hashKey(text, this.seed)) | 0;
+    }
   }
 
   run(): Family[] {
@@ -436,7 +640,7 @@ class Parser {
       const column = endsWithLf || len === 0 ? 1 : this.column(len);
       throw parseError(line, column, 'missing "# EOF": an OpenMetrics body must end with the line "# EOF"');
     }
-    return this.families;
+    return this.states.map(familyOf);
   }
 
   // ---- errors -------------------------------------------------------------------------------
@@ -534,6 +738,8 @@ class Parser {
           out += s.slice(from, i) + (d === 110 ? "\n" : d === QUOTE ? '"' : "\\");
           i++;
           from = i + 1;
+        } else {
+          this.oddEscape = true;
         }
       }
     }
@@ -634,7 +840,7 @@ class Parser {
       st.hasHelp = true;
       let helpEnd = end;
       if (!om && helpEnd > p && s.charCodeAt(helpEnd - 1) === CR) helpEnd--;
-      st.fam.help = this.unescapeHelp(p, helpEnd);
+      st.help = this.unescapeHelp(p, helpEnd);
     } else if (kw === "TYPE") {
       if (st.hasType) this.fail(nameAt, `second TYPE line for "${name}"; a family has exactly one type`);
       const typeEnd = this.tokenEnd(p);
@@ -652,14 +858,17 @@ class Parser {
         this.fail(p, `${kindName(st.kind, om)} "${name}" cannot have a unit; remove the UNIT line`);
       }
       st.hasUnit = true;
-      st.fam.unit = unit;
+      st.unit = unit;
     }
   }
 
   unescapeHelp(start: number, end: number): string {
     const s = this.src;
-    let i = s.indexOf("\\", start);
-    if (i < 0 || i >= end) return s.slice(start, end);
+    // Looked for within the line: indexOf would search on to the body's end whenever the line has
+    // no backslash, once per HELP line.
+    let i = start;
+    while (i < end && s.charCodeAt(i) !== BSLASH) i++;
+    if (i >= end) return s.slice(start, end);
     let out = "";
     let from = start;
     for (; i < end - 1; i++) {
@@ -694,7 +903,7 @@ class Parser {
       const hint = om && type === "untyped" ? ' (OpenMetrics calls it "unknown")' : !om && type === "unknown" ? ' (the text format calls it "untyped")' : "";
       this.fail(pos, `unknown metric type "${type}"${hint}; use ${known}`);
     }
-    if (st.hasUnit && st.fam.unit !== "" && (kind === K_INFO || kind === K_STATESET)) {
+    if (st.hasUnit && st.unit !== "" && (kind === K_INFO || kind === K_STATESET)) {
       this.fail(pos, `${type} "${st.name}" cannot have a unit; remove the UNIT line`);
     }
     for (const suffix of suffixes(kind, om)) {
@@ -706,9 +915,9 @@ class Parser {
     }
     st.kind = kind;
     st.hasType = true;
-    st.fam.type = storedType(kind);
-    if (om && kind === K_COUNTER) st.fam.name = `${st.name}_total`;
-    if (kind === K_INFO) st.fam.name = `${st.name}_info`;
+    st.type = storedType(kind);
+    if (om && kind === K_COUNTER) st.outName = `${st.name}_total`;
+    if (kind === K_INFO) st.outName = `${st.name}_info`;
     if (kind === K_GAUGEHISTOGRAM) this.unsupported ??= st;
   }
 
@@ -729,9 +938,11 @@ class Parser {
       this.fail(pos, `metric name "${name}" clashes with the ${type} "${prev.name}" at line ${prev.line}, which uses that name for its samples; rename one of them`);
     }
     this.closeFamily();
-    const fam: Family = { name, type: "untyped", help: "", unit: "", series: [] };
     const st: FamilyState = {
-      fam,
+      outName: name,
+      type: "untyped",
+      help: "",
+      unit: "",
       name,
       line: this.line,
       kind: K_UNTYPED,
@@ -739,10 +950,16 @@ class Parser {
       hasHelp: false,
       hasUnit: false,
       hasSamples: false,
-      scalars: new SeriesIndex(),
-      pending: new Set(),
-      slots: new SeriesIndex(),
-      groups: new Set(),
+      keys: [],
+      values: [],
+      count: 0,
+      histograms: [],
+      summaries: [],
+      slots: [],
+      bodyKeys: [],
+      // Created when needed: most families have neither, and a body may have thousands of families.
+      pending: undefined,
+      groups: undefined,
       group: undefined,
       groupHasTs: false,
       groupTs: 0,
@@ -751,7 +968,8 @@ class Parser {
       lastRole: R_NONE,
     };
     this.used.set(name, st);
-    this.families.push(fam);
+    this.states.push(st);
+    this.index.open();
     this.cur = st;
     this.prevSlot = undefined;
     return st;
@@ -761,7 +979,16 @@ class Parser {
     const st = this.cur;
     if (st === undefined) return;
     this.cur = undefined;
-    for (const slot of st.slots.entries) this.checkPoint(st, slot);
+    for (const slot of st.slots) this.checkPoint(st, slot);
+    if (st.count > 0) {
+      st.keys = this.scalarKeys.slice(0, st.count);
+      st.values = this.scalarValues.slice(0, st.count);
+    }
+    const pending = st.pending;
+    if (pending !== undefined && pending.size > 0) {
+      st.keys = st.keys.filter((_, i) => !pending.has(i));
+      st.values = st.values.filter((_, i) => !pending.has(i));
+    }
   }
 
   // ---- samples ------------------------------------------------------------------------------
@@ -856,8 +1083,10 @@ class Parser {
     this.lab = lab;
     if (hasLabels) {
       const special = role === R_BUCKET ? "le" : role === R_QUANTILE ? "quantile" : role === R_STATE ? st.name : "";
+      this.labelsAt = p;
       p = this.labels(p, lab, afterComma, special);
     } else {
+      this.labelsAt = -1;
       lab.reset();
     }
 
@@ -871,11 +1100,33 @@ class Parser {
       p = this.blanks(p);
     }
     const valueAt = p;
-    p = this.tokenEnd(p);
-    if (p === valueAt) this.fail(p, om && s.charCodeAt(p) === SP ? "expected the sample value, found a second space (OpenMetrics separates with exactly one space)" : "expected the sample value");
-    const value = parseNumber(s, valueAt, p);
-    if (value === undefined) {
-      this.fail(valueAt, `invalid sample value "${s.slice(valueAt, p)}"; write a decimal number such as 42, -1.5 or 2e-3, or NaN, +Inf, -Inf`);
+    // Plain decimals (most values) are read here in one pass; the rest by tokenEnd and parseNumber.
+    let mantissa = 0;
+    let digits = 0;
+    let scale = 0;
+    for (c = s.charCodeAt(p); c >= ZERO && c <= NINE; c = s.charCodeAt(++p)) {
+      mantissa = mantissa * 10 + (c - ZERO);
+      digits++;
+    }
+    if (c === DOT) {
+      for (c = s.charCodeAt(++p); c >= ZERO && c <= NINE; c = s.charCodeAt(++p)) {
+        mantissa = mantissa * 10 + (c - ZERO);
+        digits++;
+        scale--;
+      }
+    }
+    let value: number;
+    // As in parseNumber: up to 15 significant digits and a power of ten up to 1e22 divide exactly.
+    if (digits > 0 && mantissa <= 999_999_999_999_999 && scale >= -22 && (p >= len || c === SP || c === LF || (!om && (c === TAB || c === CR)))) {
+      value = scale < 0 ? mantissa / (POW10[-scale] ?? 1) : mantissa;
+    } else {
+      p = this.tokenEnd(valueAt);
+      if (p === valueAt) this.fail(p, om && s.charCodeAt(p) === SP ? "expected the sample value, found a second space (OpenMetrics separates with exactly one space)" : "expected the sample value");
+      const parsed = parseNumber(s, valueAt, p);
+      if (parsed === undefined) {
+        this.fail(valueAt, `invalid sample value "${s.slice(valueAt, p)}"; write a decimal number such as 42, -1.5 or 2e-3, or NaN, +Inf, -Inf`);
+      }
+      value = parsed;
     }
 
     let hasTs = false;
@@ -932,7 +1183,8 @@ class Parser {
   /**
    * Scans `name="value", ...}` from p, just after '{' (or, with `afterComma`, after the comma that
    * follows a quoted metric name), into `lab`; returns the position after '}'. Checks names and
-   * duplicates, hashes each pair, and notes where the label named `special` is.
+   * duplicates, notes where the label named `special` is, and whether the text is already the
+   * canonical key (`lab.plain`, `lab.sorted`).
    */
   labels(p: number, lab: LabelScan, afterComma: boolean, special: string): number {
     const s = this.src;
@@ -942,20 +1194,29 @@ class Parser {
     p = this.blanks(p);
     let c = s.charCodeAt(p);
     if (c === RBRACE && (!afterComma || !om)) return p + 1;
-    let sum = 0;
+    let plain = true;
     let sorted = true;
+    let sum = 0;
+    // Whether every name so far is the cached one at its index (see `scanNames`).
+    let cached = true;
     for (let i = 0; ; i++) {
-      // Label name, hashed as it is scanned.
+      // Label name. A name the previous scans had at this index needs no checks and no hashing.
       const nameAt = p;
-      let h = this.seed;
+      let h = 0;
       let quotedName: string | undefined = undefined;
       if (c === QUOTE) {
         quotedName = this.quoted(p);
         p = this.pos;
         const problem = labelNameProblem(quotedName);
         if (problem !== undefined) this.fail(nameAt, problem);
-        h = hashString(quotedName, h);
+        // Even a legacy name differs from its quoted spelling.
+        plain = false;
+        cached = false;
+      } else if (cached && i < this.scanNames && this.sameName(p, i)) {
+        p += this.scanNameLen[i] ?? 0;
+        h = this.scanNameHash[i] ?? 0;
       } else {
+        h = this.seed;
         while (p < len && isLabelChar(c)) {
           h = Math.imul(h ^ c, FNV_PRIME);
           c = s.charCodeAt(++p);
@@ -969,35 +1230,49 @@ class Parser {
         if (first === UNDERSCORE && s.charCodeAt(nameAt + 1) === UNDERSCORE) {
           this.fail(nameAt, `label name "${s.slice(nameAt, p)}" starts with "__", which Prometheus reserves for internal labels; rename the label`);
         }
+        cached = false;
       }
       const nameEnd = p;
+      const nameHash = h;
       h = Math.imul(h ^ NAME_END, FNV_PRIME);
 
-      // '=' and the quoted value: a plain value is hashed as it is scanned, an escaped one decoded.
-      p = this.blanks(p);
-      if (s.charCodeAt(p) !== EQ) this.fail(p, `expected '=' after label name "${this.labelName(lab, i, nameAt, nameEnd, quotedName)}", found ${this.describe(p)}`);
-      p = this.blanks(p + 1);
+      // '=' and the quoted value: a value with a backslash (or an unterminated one) is decoded.
+      // Blanks, which the text format allows around them, are looked for only when needed.
+      if (s.charCodeAt(p) !== EQ) {
+        p = this.blanks(p);
+        if (s.charCodeAt(p) !== EQ) this.fail(p, `expected '=' after label name "${this.labelName(lab, i, nameAt, nameEnd, quotedName)}", found ${this.describe(p)}`);
+        plain = false;
+      }
+      p++;
       if (s.charCodeAt(p) !== QUOTE) {
-        this.fail(p, `expected '"' to open the value of label "${this.labelName(lab, i, nameAt, nameEnd, quotedName)}", found ${this.describe(p)}; label values are double-quoted`);
+        p = this.blanks(p);
+        if (s.charCodeAt(p) !== QUOTE) {
+          this.fail(p, `expected '"' to open the value of label "${this.labelName(lab, i, nameAt, nameEnd, quotedName)}", found ${this.describe(p)}; label values are double-quoted`);
+        }
+        plain = false;
       }
       const valueAt = p + 1;
       let q = valueAt;
       let decoded: string | undefined = undefined;
-      const hn = h;
       for (;;) {
         c = q < len ? s.charCodeAt(q) : LF;
         if (c === QUOTE) break;
         if (c === BSLASH || c === LF) {
+          this.oddEscape = false;
           decoded = this.quoted(p);
-          q = this.pos - 1;
-          h = hashString(decoded, hn);
+          // `\\`, `\"` and `\n` are also how the key escapes; any other backslash is kept, and doubled there.
+          if (this.oddEscape) plain = false;
+          const end = this.pos - 1;
+          for (; q < end; q++) h = Math.imul(h ^ s.charCodeAt(q), FNV_PRIME);
           break;
         }
         h = Math.imul(h ^ c, FNV_PRIME);
         q++;
       }
-      const empty = decoded === undefined ? q === valueAt : decoded.length === 0;
-      const ph = empty ? 0 : mix(h);
+      const ph = mix(h);
+      sum = (sum + ph) | 0;
+      // An empty value is no label: the key leaves it out.
+      if (q === valueAt) plain = false;
       lab.ns[i] = nameAt;
       lab.ne[i] = nameEnd;
       lab.nq[i] = quotedName;
@@ -1006,24 +1281,56 @@ class Parser {
       lab.vq[i] = decoded;
       lab.ph[i] = ph;
       lab.n = i + 1;
-      sum = (sum + ph) | 0;
       p = q + 1;
 
       if (special !== "" && (quotedName === undefined ? nameEnd - nameAt === special.length && rangeEquals(s, nameAt, special) : quotedName === special)) {
         lab.special = i;
       }
-      // Names in strictly ascending order (the usual case) cannot repeat; once out of order, look.
-      if (i > 0 && (!sorted || this.compareNames(lab, i - 1, i) >= 0)) {
-        sorted = false;
-        for (let k = 0; k < i; k++) {
-          if (this.compareNames(lab, k, i) === 0) this.fail(nameAt, `label "${this.nameOf(lab, i)}" appears twice in the same series; keep one`);
+      if (cached) {
+        // The same names as a scan that checked them: same order, no repeats.
+        if (i > 0 && this.scanNameUp[i] !== true) sorted = false;
+      } else {
+        // Names in strictly ascending order (the usual case) cannot repeat; once out of order, look.
+        const up = i === 0 || this.compareNames(lab, i - 1, i) < 0;
+        if (i > 0 && (!sorted || !up)) {
+          sorted = false;
+          for (let k = 0; k < i; k++) {
+            if (this.compareNames(lab, k, i) === 0) this.fail(nameAt, `label "${this.nameOf(lab, i)}" appears twice in the same series; keep one`);
+          }
         }
+        if (quotedName !== undefined) {
+          // Not cached, nor anything after it in this scan: a cached name follows the cached ones.
+          this.scanNames = Math.min(this.scanNames, i);
+        } else if (this.scanNames >= i) {
+          // Cached after the names before it, which this scan matched or cached; those cached
+          // after it followed other names and no longer count.
+          this.scanNameAt[i] = nameAt;
+          this.scanNameLen[i] = nameEnd - nameAt;
+          this.scanNameHash[i] = nameHash;
+          this.scanNameUp[i] = up;
+          this.scanNames = i + 1;
+        }
+        this.scanGeneration++;
       }
 
-      // ',' or '}'.
+      // ',' or '}'. Blanks before '}' and a trailing comma are outside the key's text; others are not.
+      c = s.charCodeAt(p);
+      if (c === COMMA) {
+        p++;
+        c = s.charCodeAt(p);
+        if (!isLabelChar(c) && c !== QUOTE) {
+          p = this.blanks(p);
+          if (p !== q + 2) plain = false;
+          c = s.charCodeAt(p);
+          if (c === RBRACE && !om) break;
+        }
+        continue;
+      }
+      if (c === RBRACE) break;
       p = this.blanks(p);
       c = s.charCodeAt(p);
       if (c === COMMA) {
+        plain = false;
         p = this.blanks(p + 1);
         c = s.charCodeAt(p);
         if (c === RBRACE && !om) break;
@@ -1032,7 +1339,10 @@ class Parser {
       if (c === RBRACE) break;
       this.fail(p, `expected ',' or '}' after the value of label "${this.nameOf(lab, i)}", found ${this.describe(p)}`);
     }
+    lab.plain = plain;
+    lab.sorted = sorted;
     lab.hash = sum;
+    lab.generation = cached ? this.scanGeneration : -1;
     return p + 1;
   }
 
@@ -1058,13 +1368,6 @@ class Parser {
     return x < y ? -1 : x > y ? 1 : 0;
   }
 
-  nameEquals(lab: LabelScan, i: number, text: string): boolean {
-    const q = lab.nq[i];
-    if (q !== undefined) return q === text;
-    const a = lab.ns[i] ?? 0;
-    return (lab.ne[i] ?? 0) - a === text.length && rangeEquals(this.src, a, text);
-  }
-
   valueEquals(lab: LabelScan, i: number, text: string): boolean {
     const q = lab.vq[i];
     if (q !== undefined) return q === text;
@@ -1072,48 +1375,139 @@ class Parser {
     return (lab.ve[i] ?? 0) - a === text.length && rangeEquals(this.src, a, text);
   }
 
-  isEmptyValue(lab: LabelScan, i: number): boolean {
-    const q = lab.vq[i];
-    return q === undefined ? lab.vs[i] === lab.ve[i] : q.length === 0;
+  // ---- label keys ---------------------------------------------------------------------------
+
+  /**
+   * The canonical key (see `labelKey`) of the scanned labels without index `skip` and without the
+   * grouping labels: what tells the body's series apart. Plain, sorted labels (what clients write)
+   * are their own key: one slice of the body. Plain but unsorted ones are slices put in order; only
+   * others (quoted names, blanks, other escapes, empty values) are decoded and rendered again.
+   */
+  bodyKey(lab: LabelScan, skip: number): string {
+    if (!lab.plain) return labelKey(this.materialize(lab, skip));
+    if (lab.sorted) return this.sortedSlice(lab, skip);
+    return this.plainKey(lab, skip, false);
   }
 
-  /** Whether the scanned labels, without index `skip`, are the label set `stored` (any order; empty values ignored). */
-  sameLabels(lab: LabelScan, skip: number, stored: LabelPairs): boolean {
-    const n = lab.n;
-    let j = 0;
-    let ordered = true;
-    for (let i = 0; i < n && ordered; i++) {
-      if (i === skip) continue;
-      ordered = j < stored.length && this.nameEquals(lab, i, stored[j] ?? "") && this.valueEquals(lab, i, stored[j + 1] ?? "");
-      j += 2;
+  /** The hash of `key`, `bodyKey(lab, skip)`: the scan's own when its pairs are written as in the key. */
+  keyHash(lab: LabelScan, skip: number, key: string): number {
+    if (!lab.plain) return hashKey(key, this.seed);
+    return skip < 0 ? lab.hash : (lab.hash - (lab.ph[skip] ?? 0)) | 0;
+  }
+
+  /** Whether the label name at p is the one the previous scan had at index i (`scanName*`). */
+  sameName(p: number, i: number): boolean {
+    const n = this.scanNameLen[i] ?? 0;
+    return sameText(this.src, p, this.scanNameAt[i] ?? 0, n) && !isLabelChar(this.src.charCodeAt(p + n));
+  }
+
+  /** The key a new series gets: `bodyKey` (already computed) with the grouping labels merged in. */
+  seriesKey(lab: LabelScan, skip: number, bodyKey: string): string {
+    return this.group.length === 0 ? bodyKey : this.groupedKey(lab, skip);
+  }
+
+  /** The key of the scanned labels without index `skip` and with the grouping labels; sets `replaced`. */
+  groupedKey(lab: LabelScan, skip: number): string {
+    if (lab.plain) return this.plainKey(lab, skip, true);
+    const pairs = this.materialize(lab, skip);
+    this.replaced = false;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (pairs[i + 1] !== "" && this.groupNames.includes(pairs[i] ?? "")) this.replaced = true;
     }
-    if (ordered && j === stored.length) return true;
-    let mine = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === skip || this.isEmptyValue(lab, i)) continue;
-      mine++;
-      let found = false;
-      for (let k = 0; k < stored.length; k += 2) {
-        if (this.nameEquals(lab, i, stored[k] ?? "")) {
-          found = this.valueEquals(lab, i, stored[k + 1] ?? "");
+    return groupedLabelKey(pairs, this.group);
+  }
+
+  /** Plain, sorted labels without index `skip`: their text from the first name to the last value's quote. */
+  sortedSlice(lab: LabelScan, skip: number): string {
+    const s = this.src;
+    const last = lab.n - 1;
+    if (last < 0 || (last === 0 && skip === 0)) return "";
+    const from = lab.ns[skip === 0 ? 1 : 0] ?? 0;
+    const to = (lab.ve[skip === last ? last - 1 : last] ?? 0) + 1;
+    if (skip <= 0 || skip >= last) return s.slice(from, to);
+    // Skipped in the middle: the text before it (with its comma) and after it.
+    return flat(s.slice(from, lab.ns[skip] ?? 0) + s.slice(lab.ns[skip + 1] ?? 0, to));
+  }
+
+  /**
+   * Plain labels without index `skip`, sorted by name, and with `grouped` the grouping labels merged
+   * in (replacing same-named ones), joined by commas. Pairs adjacent in the body are sliced together.
+   */
+  plainKey(lab: LabelScan, skip: number, grouped: boolean): string {
+    const s = this.src;
+    const order = this.order;
+    let m = this.orderM;
+    // The same names as the last series: the same order.
+    if (lab.generation < 0 || lab.generation !== this.orderGeneration || lab.n !== this.orderN || skip !== this.orderSkip) {
+      m = 0;
+      for (let i = 0; i < lab.n; i++) if (i !== skip) order[m++] = i;
+      if (!lab.sorted) {
+        // Insertion sort: a handful of labels, often nearly in order.
+        for (let k = 1; k < m; k++) {
+          const x = order[k] ?? 0;
+          let j = k - 1;
+          for (; j >= 0 && this.compareNames(lab, order[j] ?? 0, x) > 0; j--) order[j + 1] = order[j] ?? 0;
+          order[j + 1] = x;
+        }
+      }
+      this.orderM = m;
+      this.orderN = lab.n;
+      this.orderGeneration = lab.generation;
+      this.orderSkip = skip;
+    }
+    const names = grouped ? this.groupNames : [];
+    const texts = this.groupText;
+    let key = "";
+    let g = 0;
+    this.replaced = false;
+    // The run of body text not yet added: [from, to), ending after label `prev`'s closing quote.
+    let from = -1;
+    let to = 0;
+    let prev = -2;
+    for (let k = 0; k < m; k++) {
+      const i = order[k] ?? 0;
+      const a = lab.ns[i] ?? 0;
+      let replaced = false;
+      while (g < names.length) {
+        const d = compareToRange(names[g] ?? "", s, a, lab.ne[i] ?? 0);
+        if (d > 0) break;
+        if (from >= 0) key = joinKey(key, s.slice(from, to));
+        from = -1;
+        // An empty grouping value replaces the body's label, then is left out like any empty value.
+        key = joinKey(key, texts[g] ?? "");
+        g++;
+        if (d === 0) {
+          // Plain labels have no empty values: this one would have been in the key.
+          replaced = this.replaced = true;
           break;
         }
       }
-      if (!found) return false;
+      if (replaced) continue;
+      if (from < 0 || i !== prev + 1) {
+        if (from >= 0) key = joinKey(key, s.slice(from, to));
+        from = a;
+      }
+      to = (lab.ve[i] ?? 0) + 1;
+      prev = i;
     }
-    let theirs = 0;
-    for (let k = 1; k < stored.length; k += 2) if (stored[k] !== "") theirs++;
-    return mine === theirs;
+    if (from >= 0) key = joinKey(key, s.slice(from, to));
+    for (; g < names.length; g++) key = joinKey(key, texts[g] ?? "");
+    return flat(key);
   }
 
-  /** The label set without index `skip` as text, the same for any order and spelling (stateset groups). */
-  canonicalKey(lab: LabelScan, skip: number): string {
-    const parts: string[] = [];
-    for (let i = 0; i < lab.n; i++) {
-      if (i === skip || this.isEmptyValue(lab, i)) continue;
-      parts.push(`${JSON.stringify(this.nameOf(lab, i))}=${JSON.stringify(this.valueOf(lab, i))}`);
-    }
-    return parts.sort().join(",");
+  /**
+   * The labels a series was first written with (at `at`, see `Slot.labelsAt`; `skipped` left out),
+   * scanned again for an error message.
+   */
+  scanAgain(at: number, skipped: string): { text: string; count: number } {
+    if (at < 0) return { text: "{}", count: 0 };
+    const lab = new LabelScan();
+    this.labels(at, lab, false, skipped);
+    return { text: formatLabels(this.materialize(lab, skipped === "" ? -1 : lab.special)), count: lab.n };
+  }
+
+  slotText(slot: Slot): string {
+    return this.scanAgain(slot.labelsAt, slot.skipped).text;
   }
 
   /** The scanned labels as the series' LabelPairs (without index `skip`), reusing the previous series' name strings. */
@@ -1256,45 +1650,78 @@ class Parser {
       if (Number.isNaN(value)) this.fail(valueAt, "counter value is NaN; a counter must be a non-negative number");
       if (value < 0) this.fail(valueAt, `counter value ${value} is negative; a counter must be a non-negative number`);
     }
-    const found = st.scalars.find(this, lab, lab.hash, -1);
+    const grouped = this.group.length > 0;
+    const keys = this.scalarKeys;
+    const values = this.scalarValues;
+    // The series' key, and what identifies it in the body: the same key, unless grouping labels
+    // replaced a label of its own. Then two of the body's series may share a key, which `prepare`
+    // rejects; the body's own key, kept in `bodyKeys`, tells whether this is one series twice.
+    let key: string;
+    let own = "";
+    let at: number;
+    if (!grouped) {
+      key = this.bodyKey(lab, -1);
+      at = this.index.find(this.keyHash(lab, -1, key), key, keys, undefined);
+    } else {
+      key = this.groupedKey(lab, -1);
+      if (this.replaced) {
+        own = this.bodyKey(lab, -1);
+        at = this.index.find(this.keyHash(lab, -1, own), own, st.bodyKeys, undefined);
+      } else {
+        // The grouping only adds pairs: the key's hash is the body's plus theirs.
+        const hash = (this.keyHash(lab, -1, lab.plain ? "" : this.bodyKey(lab, -1)) + this.groupHash) | 0;
+        at = this.index.find(hash, key, keys, st.bodyKeys);
+      }
+    }
+    const found = at < 0 ? -1 : this.index.index(at);
     let step = G_NEW;
     let isGroup = false;
     if (om) {
       if (role === R_STATE) {
-        const group = this.canonicalKey(lab, lab.special);
-        const seen = st.groups.has(group);
+        const group = this.bodyKey(lab, lab.special);
+        const groups = (st.groups ??= new Set());
+        const seen = groups.has(group);
         step = this.enterGroup(st, seen ? group : undefined, hasTs, ts, pos, tsAt, -1);
         st.group = group;
-        st.groups.add(group);
+        groups.add(group);
       } else if (st.kind === K_INFO) {
         step = this.enterGroup(st, INFO_GROUP, hasTs, ts, pos, tsAt, -1);
         st.group = INFO_GROUP;
       } else {
-        step = this.enterGroup(st, found, hasTs, ts, pos, tsAt, -1);
+        step = this.enterGroup(st, found < 0 ? undefined : found, hasTs, ts, pos, tsAt, -1);
         isGroup = true;
       }
     }
-    if (found === undefined) {
-      const series: ScalarSeries = { kind: "scalar", labels: this.materialize(lab, -1), value: role === R_CREATED ? NaN : value };
-      st.scalars.add(lab.hash, series);
-      if (role === R_CREATED) st.pending.add(series);
-      else st.fam.series.push(series);
-      if (isGroup) st.group = series;
+    if (found < 0) {
+      const index = st.count++;
+      this.index.add(at, this.labelsAt);
+      // Overwritten where an earlier family left entries: the arrays grow once per parse.
+      const seriesValue = role === R_CREATED ? NaN : value;
+      if (index < keys.length) {
+        keys[index] = key;
+        values[index] = seriesValue;
+      } else {
+        keys.push(key);
+        values.push(seriesValue);
+      }
+      if (grouped) st.bodyKeys.push(own);
+      if (role === R_CREATED) (st.pending ??= new Set()).add(index);
+      if (isGroup) st.group = index;
       return;
     }
     if (role === R_CREATED) return;
-    if (st.pending.delete(found)) {
-      found.value = value;
-      st.fam.series.push(found);
+    if (st.pending !== undefined && st.pending.delete(found)) {
+      values[found] = value;
       return;
     }
     // A series repeated with a later timestamp is a later point of it: keep the newest value.
     if (om && hasTs && step !== G_NEW) {
-      found.value = value;
+      values[found] = value;
       return;
     }
-    const hint = found.labels.length !== lab.n * 2 ? ' (a label with an empty value is the same as no label)' : "";
-    this.fail(pos, `duplicate series ${name}${formatLabels(found.labels)}${hint}: it already has a sample in this body; send each series once`);
+    const first = this.scanAgain(this.index.labelsAt[this.index.first + found] ?? -1, "");
+    const hint = first.count !== lab.n ? " (a label with an empty value is the same as no label)" : "";
+    this.fail(pos, `duplicate series ${name}${first.text}${hint}: it already has a sample in this body; send each series once`);
   }
 
   composite(st: FamilyState, role: number, value: number, hasTs: boolean, ts: number, pos: number, valueAt: number, tsAt: number): void {
@@ -1302,46 +1729,62 @@ class Parser {
     const kind = st.kind;
     const lab = this.lab;
     const skip = role === R_BUCKET || role === R_QUANTILE ? lab.special : -1;
-    const hash = skip >= 0 ? (lab.hash - (lab.ph[skip] ?? 0)) | 0 : lab.hash;
     // Most samples continue the previous sample's series: compare with its labels in the body first.
     const prev = this.prevSlot;
-    let slot = prev !== undefined && this.sameScan(lab, skip, this.prevLab, this.prevSkip) ? prev : st.slots.find(this, lab, hash, skip);
+    let key = "";
+    let miss = -1;
+    let slot: Slot | undefined;
+    if (prev !== undefined && this.sameScan(lab, skip, this.prevLab, this.prevSkip)) {
+      slot = prev;
+    } else {
+      key = this.bodyKey(lab, skip);
+      miss = this.index.find(this.keyHash(lab, skip, key), key, st.bodyKeys, undefined);
+      if (miss >= 0) slot = st.slots[this.index.index(miss)];
+    }
     if (om) {
       const step = this.enterGroup(st, slot, hasTs, ts, pos, tsAt, skip);
       if (step === G_NEXT_POINT && slot !== undefined) {
         // A later point of the same series: the earlier one must be complete, the newest wins.
         this.checkPoint(st, slot);
-        const series = slot.series;
-        if (series.kind === "histogram") {
-          series.bounds = [];
-          series.counts = [];
+        const point = slot.point;
+        if ("bounds" in point) {
+          point.bounds = [];
+          point.counts = [];
         } else {
-          series.quantiles = [];
-          series.values = [];
+          point.quantiles = [];
+          point.values = [];
         }
-        series.sum = undefined;
-        series.count = undefined;
+        point.sum = undefined;
+        point.count = undefined;
         slot.negativeBucket = false;
         slot.negativeSum = false;
       }
     }
     if (slot === undefined) {
-      const labels = this.materialize(lab, skip);
-      const series: HistogramSeries | SummarySeries =
-        kind === K_SUMMARY
-          ? { kind: "summary", labels, quantiles: [], values: [], sum: undefined, count: undefined }
-          : { kind: "histogram", labels, bounds: [], counts: [], sum: undefined, count: undefined };
-      slot = { series, labels, line: this.line, negativeBucket: false, negativeSum: false };
-      st.slots.add(hash, slot);
-      st.fam.series.push(series);
+      let point: Histogram | Summary;
+      if (kind === K_SUMMARY) {
+        const summary: Summary = { quantiles: [], values: [], sum: undefined, count: undefined };
+        st.summaries.push(summary);
+        point = summary;
+      } else {
+        const histogram: Histogram = { bounds: [], counts: [], sum: undefined, count: undefined };
+        st.histograms.push(histogram);
+        point = histogram;
+      }
+      const skipped = skip < 0 ? "" : role === R_BUCKET ? "le" : "quantile";
+      slot = { point, labelsAt: this.labelsAt, skipped, line: this.line, negativeBucket: false, negativeSum: false };
+      this.index.add(miss, this.labelsAt);
+      st.slots.push(slot);
+      st.keys.push(this.seriesKey(lab, skip, key));
+      st.bodyKeys.push(key);
       if (om) st.group = slot;
     }
     this.prevSlot = slot;
     this.prevSkip = skip;
-    const series = slot.series;
+    const series = slot.point;
     switch (role) {
       case R_BUCKET: {
-        if (series.kind !== "histogram") return;
+        if (!("bounds" in series)) return;
         const le = this.specialNumber(pos, "le", "histogram bucket", 'le="0.5"');
         const at = lab.vs[lab.special] ?? pos;
         if (Number.isNaN(value) || value < 0) this.fail(valueAt, `bucket count ${value} is not a non-negative number`);
@@ -1350,7 +1793,7 @@ class Parser {
         const lastCount = series.counts[n - 1] ?? 0;
         if (n > 0 && !(le > lastBound)) {
           const text = this.valueOf(lab, lab.special);
-          this.fail(at, le === lastBound ? `bucket le="${text}" appears twice in series ${formatLabels(slot.labels)}` : `bucket le="${text}" comes after le="${formatNumber(lastBound)}"; list buckets in ascending order of le`);
+          this.fail(at, le === lastBound ? `bucket le="${text}" appears twice in series ${this.slotText(slot)}` : `bucket le="${text}" comes after le="${formatNumber(lastBound)}"; list buckets in ascending order of le`);
         }
         if (value < lastCount) this.fail(valueAt, `bucket count ${value} is less than the previous bucket's ${lastCount}; bucket counts are cumulative and never decrease`);
         if (le < 0) slot.negativeBucket = true;
@@ -1359,19 +1802,19 @@ class Parser {
         return;
       }
       case R_QUANTILE: {
-        if (series.kind !== "summary") return;
+        if (!("quantiles" in series)) return;
         const q = this.specialNumber(pos, "quantile", "summary quantile", 'quantile="0.99"');
         const at = lab.vs[lab.special] ?? pos;
         if (!(q >= 0 && q <= 1)) this.fail(at, `quantile ${this.valueOf(lab, lab.special)} is outside [0, 1]`);
         if (om && value < 0) this.fail(valueAt, `quantile value ${value} is negative; OpenMetrics summary quantiles cannot be negative`);
-        if (series.quantiles.includes(q)) this.fail(at, `quantile ${this.valueOf(lab, lab.special)} appears twice in series ${formatLabels(slot.labels)}`);
+        if (series.quantiles.includes(q)) this.fail(at, `quantile ${this.valueOf(lab, lab.special)} appears twice in series ${this.slotText(slot)}`);
         series.quantiles.push(q);
         series.values.push(value);
         return;
       }
       case R_SUM: {
         const sumName = kind === K_GAUGEHISTOGRAM ? "_gsum" : "_sum";
-        if (series.sum !== undefined) this.fail(pos, `duplicate ${sumName} for series ${formatLabels(slot.labels)}`);
+        if (series.sum !== undefined) this.fail(pos, `duplicate ${sumName} for series ${this.slotText(slot)}`);
         if (om) {
           if (Number.isNaN(value)) this.fail(valueAt, `${kindName(kind, om)} ${sumName} is NaN; it must be a number`);
           if (value < 0) {
@@ -1384,7 +1827,7 @@ class Parser {
       }
       case R_COUNT: {
         const countName = kind === K_GAUGEHISTOGRAM ? "_gcount" : "_count";
-        if (series.count !== undefined) this.fail(pos, `duplicate ${countName} for series ${formatLabels(slot.labels)}`);
+        if (series.count !== undefined) this.fail(pos, `duplicate ${countName} for series ${this.slotText(slot)}`);
         if (Number.isNaN(value) || value < 0) this.fail(valueAt, `${kindName(kind, om)} ${countName} ${value} is not a non-negative number`);
         series.count = value;
         return;
@@ -1411,31 +1854,48 @@ class Parser {
 
   /** Checks a complete histogram point: the +Inf bucket, `_count`, and OpenMetrics' sum rules. */
   checkPoint(st: FamilyState, slot: Slot): void {
-    const series = slot.series;
-    if (series.kind !== "histogram") return;
+    const series = slot.point;
+    if (!("bounds" in series)) return;
     const om = this.om;
-    const where = `${kindName(st.kind, om)} "${st.name}" series ${formatLabels(series.labels)}`;
     const n = series.bounds.length;
     if (n === 0 || series.bounds[n - 1] !== Infinity) {
-      throw parseError(slot.line, 1, `${where} has no le="+Inf" bucket; every histogram needs one, equal to its count`);
+      throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)} has no le="+Inf" bucket; every histogram needs one, equal to its count`);
     }
     const inf = series.counts[n - 1] ?? 0;
     const gauge = st.kind === K_GAUGEHISTOGRAM;
     if (series.count !== undefined && series.count !== inf) {
-      throw parseError(slot.line, 1, `${where}: ${gauge ? "_gcount" : "_count"} ${series.count} differs from the le="+Inf" bucket ${inf}; they must be equal`);
+      throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)}: ${gauge ? "_gcount" : "_count"} ${series.count} differs from the le="+Inf" bucket ${inf}; they must be equal`);
     }
     if (!om) return;
     const sumName = gauge ? "_gsum" : "_sum";
     const countName = gauge ? "_gcount" : "_count";
     if ((series.sum === undefined) !== (series.count === undefined)) {
-      throw parseError(slot.line, 1, `${where} has ${series.sum === undefined ? countName : sumName} without ${series.sum === undefined ? sumName : countName}; OpenMetrics needs both or neither`);
+      throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)} has ${series.sum === undefined ? countName : sumName} without ${series.sum === undefined ? sumName : countName}; OpenMetrics needs both or neither`);
     }
     if (!gauge && slot.negativeBucket && series.sum !== undefined) {
-      throw parseError(slot.line, 1, `${where} has negative buckets and a _sum; OpenMetrics forbids _sum when buckets are negative`);
+      throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)} has negative buckets and a _sum; OpenMetrics forbids _sum when buckets are negative`);
     }
     if (gauge && slot.negativeSum && !slot.negativeBucket) {
-      throw parseError(slot.line, 1, `${where} has a negative _gsum but no negative bucket`);
+      throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)} has a negative _gsum but no negative bucket`);
     }
+  }
+
+  /** `histogram "h" series {a="1"}`, for errors about a whole series (it scans its labels again). */
+  seriesWhere(st: FamilyState, slot: Slot): string {
+    return `${kindName(st.kind, this.om)} "${st.name}" series ${this.slotText(slot)}`;
+  }
+}
+
+/** The family a parsed state holds, as output. */
+function familyOf(st: FamilyState): Family {
+  const { outName: name, help, unit, keys } = st;
+  switch (st.type) {
+    case "histogram":
+      return { name, type: st.type, help, unit, keys, values: st.histograms };
+    case "summary":
+      return { name, type: st.type, help, unit, keys, values: st.summaries };
+    default:
+      return { name, type: st.type, help, unit, keys, values: st.values };
   }
 }
 

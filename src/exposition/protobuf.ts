@@ -7,8 +7,8 @@
 // (0, "", COUNTER) exactly as Go's `Get*()` accessors and its text encoder (expfmt) read them.
 
 import { GatewayError } from "../errors";
-import { renderPair } from "../labels";
-import type { Family, HistogramSeries, LabelPairs, MetricType, Series, SummarySeries } from "../model";
+import { labelKey, renderPair } from "../labels";
+import type { Family, Histogram, LabelPairs, MetricType, Summary } from "../model";
 import { checkLabelName, checkMetricName, labelNameProblem } from "../names";
 
 /** Options of {@link parseDelimitedProtobuf}. */
@@ -32,7 +32,8 @@ export interface ProtobufOptions {
  *   classic histograms keep their buckets (which must ascend) and get the implicit `+Inf` bucket
  *   (count = `sample_count`) when the last one is not `+Inf`. Float counts are read as Go's expfmt
  *   reads them: the `*_float` field when non-zero, else the integer one.
- * - Labels keep wire order (the Go client sorts them). Exemplars and created timestamps are dropped.
+ * - Each series gets its canonical label key (`labelKey`: sorted, empty values left out); error
+ *   messages show labels in wire order. Exemplars and created timestamps are dropped.
  *
  * Throws `GatewayError("ParseError")` for malformed bytes (`protobuf body: message N (family "x")
  * at byte offset B: ...`) and for inconsistent content (a value field that does not match the family
@@ -44,7 +45,7 @@ export interface ProtobufOptions {
  * // Go: push.New(url, "job").Collector(requests).Push() sent `body`
  * parseDelimitedProtobuf(body)
  * // [{ name: "requests_total", type: "counter", help: "Requests.", unit: "",
- * //    series: [{ kind: "scalar", labels: ["code", "200"], value: 3 }] }]
+ * //    keys: ['code="200"'], values: [3] }]
  */
 export function parseDelimitedProtobuf(body: Uint8Array, options: ProtobufOptions = {}): Family[] {
   return new Decoder(body, options.allowTimestamps ?? false).run();
@@ -178,17 +179,26 @@ class Decoder {
     }
     if (metrics.length === 0) return undefined;
     const type = TYPES[typeCode] ?? "counter";
-    const series: Series[] = [];
-    for (let i = 0; i < metrics.length; i += 2) {
-      this.pos = metrics[i] ?? 0;
-      series.push(this.metric(metrics[i + 1] ?? 0, name, typeCode, type));
-    }
-    this.pos = end;
-    return { name, type, help, unit, series };
+    const keys: string[] = [];
+    // Each metric is checked, then its value read as the family's type says.
+    const read = <T>(value: (m: MetricState, at: number) => T): T[] => {
+      const values: T[] = [];
+      for (let i = 0; i < metrics.length; i += 2) {
+        const at = (this.pos = metrics[i] ?? 0);
+        const m = this.metric(metrics[i + 1] ?? 0, name, typeCode, type);
+        keys.push(labelKey(m.labels));
+        values.push(value(m, at));
+      }
+      this.pos = end;
+      return values;
+    };
+    if (type === "histogram") return { name, type, help, unit, keys, values: read((m, at) => this.histogramValue(m, name, at)) };
+    if (type === "summary") return { name, type, help, unit, keys, values: read((m, at) => this.summaryValue(m, name, at)) };
+    return { name, type, help, unit, keys, values: read((m) => m.value) };
   }
 
-  /** One Metric ending at `end`, as a series of the family's type. */
-  metric(end: number, family: string, typeCode: number, type: MetricType): Series {
+  /** One Metric ending at `end`, checked against the family's type. */
+  metric(end: number, family: string, typeCode: number, type: MetricType): MetricState {
     const start = this.pos;
     const m: MetricState = { labels: [], fields: 0, value: 0, hasTimestamp: false, count: 0, countFloat: 0, sum: 0, keys: [], values: [], native: false };
     while (this.pos < end) {
@@ -234,9 +244,7 @@ class Decoder {
     if (m.hasTimestamp && !this.allowTimestamps) {
       throw new GatewayError("InvalidValue", `${where(family, labels)}: sample has a timestamp; the gateway stamps its own time on export, push without timestamps`);
     }
-    if (type === "summary") return this.summarySeries(m, family, start);
-    if (type === "histogram") return this.histogramSeries(m, family, start);
-    return { kind: "scalar", labels, value: m.value };
+    return m;
   }
 
   /** Label names: valid, distinct, and not the one a histogram or summary uses for its buckets. */
@@ -260,17 +268,17 @@ class Decoder {
     }
   }
 
-  summarySeries(m: MetricState, family: string, at: number): SummarySeries {
+  summaryValue(m: MetricState, family: string, at: number): Summary {
     const quantiles = m.keys;
     for (let i = 0; i < quantiles.length; i++) {
       const q = quantiles[i] ?? 0;
       if (!(q >= 0 && q <= 1)) this.fail(`${where(family, m.labels)}: quantile ${q} is outside [0, 1]`, at);
       if (quantiles.indexOf(q) !== i) this.fail(`${where(family, m.labels)}: quantile ${q} appears twice`, at);
     }
-    return { kind: "summary", labels: m.labels, quantiles, values: m.values, sum: m.sum, count: m.count };
+    return { quantiles, values: m.values, sum: m.sum, count: m.count };
   }
 
-  histogramSeries(m: MetricState, family: string, at: number): HistogramSeries {
+  histogramValue(m: MetricState, family: string, at: number): Histogram {
     const bounds = m.keys;
     const counts = m.values;
     const n = bounds.length;
@@ -304,7 +312,7 @@ class Decoder {
       bounds.push(Infinity);
       counts.push(count);
     }
-    return { kind: "histogram", labels: m.labels, bounds, counts, sum: m.sum, count };
+    return { bounds, counts, sum: m.sum, count };
   }
 
   /** A LabelPair, appended to `labels` as name, value. */

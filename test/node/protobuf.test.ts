@@ -194,26 +194,37 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
         type: "counter",
         help: "Requests served.",
         unit: "",
-        series: [
-          { kind: "scalar", labels: ["code", "200", "method", "GET"], value: 1027 },
-          { kind: "scalar", labels: ["code", "500", "method", "POST"], value: 3 },
-        ],
+        keys: ['code="200",method="GET"', 'code="500",method="POST"'],
+        values: [1027, 3],
       },
-      { name: "queue_depth", type: "gauge", help: 'Jobs waiting.\nSecond line with \\ and "quotes".', unit: "", series: [{ kind: "scalar", labels: [], value: -2.5 }] },
-      { name: "build_seconds", type: "untyped", help: "", unit: "seconds", series: [{ kind: "scalar", labels: ["k8s.pod", "a-1", "empty", ""], value: Infinity }] },
+      { name: "queue_depth", type: "gauge", help: 'Jobs waiting.\nSecond line with \\ and "quotes".', unit: "", keys: [""], values: [-2.5] },
+      // Keys are canonical: a label with an empty value is left out, a non-legacy name quoted.
+      { name: "build_seconds", type: "untyped", help: "", unit: "seconds", keys: ['"k8s.pod"="a-1"'], values: [Infinity] },
       {
         name: "temperature",
         type: "gauge",
         help: "",
         unit: "",
-        series: [
-          { kind: "scalar", labels: ["room", "kitchen 🍳"], value: NaN },
-          // An empty Gauge message is a gauge of 0, as Go's GetValue() reads it.
-          { kind: "scalar", labels: ["room", "hall"], value: 0 },
-        ],
+        keys: ['room="kitchen 🍳"', 'room="hall"'],
+        // An empty Gauge message is a gauge of 0, as Go's GetValue() reads it.
+        values: [NaN, 0],
       },
     ];
     expect(parseDelimitedProtobuf(bytes)).toEqual(expected);
+  });
+
+  it("keys series canonically: labels sorted by name, empty values left out, as the text parser does", () => {
+    const bytes = body([
+      {
+        name: "g",
+        type: "GAUGE",
+        metric: [
+          { label: labels({ zone: "eu", app: "web", empty: "" }), gauge: { value: 1 } },
+          { label: labels({ "k8s.pod": 'p"1', B: "x\ny" }), gauge: { value: 2 } },
+        ],
+      },
+    ]);
+    expect(parseDelimitedProtobuf(bytes)[0]?.keys).toEqual(['app="web",zone="eu"', 'B="x\\ny","k8s.pod"="p\\"1"']);
   });
 
   it("decodes summaries: quantiles as given, sum and count", () => {
@@ -245,9 +256,10 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
         type: "summary",
         help: "RPC latency.",
         unit: "",
-        series: [
-          { kind: "summary", labels: ["service", "a"], quantiles: [0.5, 0.9, 0.99], values: [0.12, 0.5, NaN], sum: 1234.5, count: 9000 },
-          { kind: "summary", labels: ["service", "b"], quantiles: [], values: [], sum: 0, count: 0 },
+        keys: ['service="a"', 'service="b"'],
+        values: [
+          { quantiles: [0.5, 0.9, 0.99], values: [0.12, 0.5, NaN], sum: 1234.5, count: 9000 },
+          { quantiles: [], values: [], sum: 0, count: 0 },
         ],
       },
     ] satisfies Family[]);
@@ -304,10 +316,11 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
         type: "histogram",
         help: "",
         unit: "",
-        series: [
-          { kind: "histogram", labels: ["path", "/"], bounds: [100, 1000, Infinity], counts: [2, 7, 10], sum: 5120, count: 10 },
-          { kind: "histogram", labels: ["path", "/a"], bounds: [0.5, Infinity], counts: [1, 3], sum: 1.5, count: 3 },
-          { kind: "histogram", labels: ["path", "/b"], bounds: [Infinity], counts: [4], sum: 8, count: 4 },
+        keys: ['path="/"', 'path="/a"', 'path="/b"'],
+        values: [
+          { bounds: [100, 1000, Infinity], counts: [2, 7, 10], sum: 5120, count: 10 },
+          { bounds: [0.5, Infinity], counts: [1, 3], sum: 1.5, count: 3 },
+          { bounds: [Infinity], counts: [4], sum: 8, count: 4 },
         ],
       },
       {
@@ -315,7 +328,8 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
         type: "histogram",
         help: "",
         unit: "",
-        series: [{ kind: "histogram", labels: [], bounds: [-1, 1, Infinity], counts: [0.5, 1.5, 2.5], sum: 3, count: 2.5 }],
+        keys: [""],
+        values: [{ bounds: [-1, 1, Infinity], counts: [0.5, 1.5, 2.5], sum: 3, count: 2.5 }],
       },
     ] satisfies Family[]);
   });
@@ -323,14 +337,14 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
   it("uses the classic buckets of a histogram that also carries native buckets (packed or not)", () => {
     const native = { schema: 3, zeroThreshold: 1e-128, zeroCount: 1, positiveSpan: [{ offset: 0, length: 2 }], positiveDelta: [1, 2], negativeCount: [1.5] };
     const classic = { sampleCount: 5, sampleSum: 10, bucket: [{ cumulativeCount: 5, upperBound: 2 }] };
-    const expected = { kind: "histogram", labels: [], bounds: [2, Infinity], counts: [5, 5], sum: 10, count: 5 };
+    const expected = { bounds: [2, Infinity], counts: [5, 5], sum: 10, count: 5 };
     const unpacked = body([{ name: "h", type: "HISTOGRAM", metric: [{ histogram: { ...classic, ...native } }] }]);
-    expect(parseDelimitedProtobuf(unpacked)[0]?.series).toEqual([expected]);
+    expect(parseDelimitedProtobuf(unpacked)[0]?.values).toEqual([expected]);
     const packed = body(
       [{ name: "h", type: "HISTOGRAM", metric: [{ histogram: { ...classic, schema: 3, positiveSpan: [{ offset: 0, length: 2 }], positiveDelta: [1, -2], positiveCount: [1, 2] } }] }],
       root.lookupType("test.PackedFamily"),
     );
-    expect(parseDelimitedProtobuf(packed)[0]?.series).toEqual([expected]);
+    expect(parseDelimitedProtobuf(packed)[0]?.values).toEqual([expected]);
   });
 
   it("reads fields in any order and skips unknown ones, proto2 groups included", () => {
@@ -339,7 +353,7 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
       root.lookupType("test.ReorderedFamily"),
     );
     expect(parseDelimitedProtobuf(reordered)).toEqual([
-      { name: "late_type", type: "gauge", help: "h", unit: "u", series: [{ kind: "scalar", labels: ["a", "1"], value: 7 }] },
+      { name: "late_type", type: "gauge", help: "h", unit: "u", keys: ['a="1"'], values: [7] },
     ] satisfies Family[]);
 
     const future = body(
@@ -350,8 +364,8 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
     const plain = MetricFamily.encode(MetricFamily.fromObject({ name: "grouped", type: "UNTYPED", metric: [{ untyped: { value: 2 } }] })).finish();
     const grouped = delimit([...plain, 0x93, 0x03, 0x08, 0x01, 0x9b, 0x03, 0x9c, 0x03, 0x94, 0x03]);
     expect(parseDelimitedProtobuf(concat([future, grouped]))).toEqual([
-      { name: "future", type: "gauge", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 1 }] },
-      { name: "grouped", type: "untyped", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 2 }] },
+      { name: "future", type: "gauge", help: "", unit: "", keys: [""], values: [1] },
+      { name: "grouped", type: "untyped", help: "", unit: "", keys: [""], values: [2] },
     ] satisfies Family[]);
   });
 
@@ -361,7 +375,7 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
       { name: "empty_family", type: "GAUGE", help: "nothing yet" },
     ]);
     expect(parseDelimitedProtobuf(bytes)).toEqual([
-      { name: "no_type_total", type: "counter", help: "", unit: "", series: [{ kind: "scalar", labels: [], value: 1 }] },
+      { name: "no_type_total", type: "counter", help: "", unit: "", keys: [""], values: [1] },
     ] satisfies Family[]);
     expect(parseDelimitedProtobuf(new Uint8Array(0))).toEqual([]);
   });
@@ -370,7 +384,8 @@ describe("parseDelimitedProtobuf: what the Go client pushes", () => {
     const bytes = body([{ name: "g", type: "GAUGE", metric: [{ gauge: { value: 1.25 } }] }]);
     const big = new Uint8Array(bytes.length + 13);
     big.set(bytes, 7);
-    expect(parseDelimitedProtobuf(big.subarray(7, 7 + bytes.length))[0]?.series).toEqual([{ kind: "scalar", labels: [], value: 1.25 }]);
+    const [family] = parseDelimitedProtobuf(big.subarray(7, 7 + bytes.length));
+    expect([family?.keys, family?.values]).toEqual([[""], [1.25]]);
   });
 });
 
@@ -380,7 +395,8 @@ describe("parseDelimitedProtobuf: rejections", () => {
     const e = thrown(() => parseDelimitedProtobuf(bytes));
     expect(e.name).toBe("InvalidValue");
     expect(e.message).toBe('metric jobs_total{queue="a"}: sample has a timestamp; the gateway stamps its own time on export, push without timestamps');
-    expect(parseDelimitedProtobuf(bytes, { allowTimestamps: true })[0]?.series).toEqual([{ kind: "scalar", labels: ["queue", "a"], value: 1 }]);
+    const [family] = parseDelimitedProtobuf(bytes, { allowTimestamps: true });
+    expect([family?.keys, family?.values]).toEqual([['queue="a"'], [1]]);
     // A negative timestamp is a 10-byte varint.
     const negative = body([{ name: "g", type: "GAUGE", metric: [{ gauge: { value: 1 }, timestampMs: -1 }] }]);
     expect(parseDelimitedProtobuf(negative, { allowTimestamps: true })).toHaveLength(1);
@@ -457,10 +473,11 @@ describe("parseDelimitedProtobuf: rejections", () => {
     // The same message with a valid value decodes, so only the bytes were at fault.
     const fixed = bytes.slice();
     fixed.set([0x78, 0x79], 15);
-    expect(parseDelimitedProtobuf(fixed)[0]?.series).toEqual([{ kind: "scalar", labels: ["a", "xy"], value: 1 }]);
+    const [family] = parseDelimitedProtobuf(fixed);
+    expect([family?.keys, family?.values]).toEqual([['a="xy"'], [1]]);
     // A long (non-fast-path) string too.
     const long = body([{ name: "g", type: "GAUGE", metric: [{ label: labels({ a: "é".repeat(40) }), gauge: { value: 1 } }] }]);
-    expect(parseDelimitedProtobuf(long)[0]?.series[0]?.labels[1]).toBe("é".repeat(40));
+    expect(parseDelimitedProtobuf(long)[0]?.keys[0]).toBe(`a="${"é".repeat(40)}"`);
     const broken = long.slice();
     broken[broken.indexOf(0xc3)] = 0xff;
     expect(thrown(() => parseDelimitedProtobuf(broken)).message).toMatch(/field LabelPair.value is not valid UTF-8/);
@@ -525,10 +542,11 @@ describe("parseDelimitedProtobuf: rejections", () => {
     }
     const bytes = body(families);
     const decoded = parseDelimitedProtobuf(bytes);
-    expect(decoded.reduce((n, family) => n + family.series.length, 0)).toBe(10_000);
+    expect(decoded.reduce((n, family) => n + family.keys.length, 0)).toBe(10_000);
     // Strings are interned by their bytes: every series still has its own values.
     for (const [f, s] of [[0, 0], [57, 42], [99, 99]] as const) {
-      expect(decoded[f]?.series[s]).toEqual({ kind: "scalar", labels: ["instance", `host-${s % 10}`, "method", s % 2 === 0 ? "GET" : "POST", "path", `/api/v1/item/${s}`], value: s * 3 });
+      const family = decoded[f];
+      expect([family?.keys[s], family?.values[s]]).toEqual([`instance="host-${s % 10}",method="${s % 2 === 0 ? "GET" : "POST"}",path="/api/v1/item/${s}"`, s * 3]);
     }
   });
 });
