@@ -17,8 +17,8 @@ import type { PreparedFamily } from "./merge";
 import { shardStub } from "./shards";
 
 /**
- * How long the first write of a batch waits for others while earlier batches are still in flight
- * (under load). With nothing in flight it is sent at once: no added latency when idle.
+ * How long the first write of a batch waits for others. Sending at once when nothing was in flight
+ * was tried: under load it made many one-write batches and halved throughput (npm run bench, a).
  */
 export const WINDOW_MS = 2;
 /** A batch is sent at once when it holds this many writes. */
@@ -51,8 +51,6 @@ export class GroupCommit {
   #next = 0;
   /** The shard the open batch of ungrouped writes goes to, if one is open. */
   #ungrouped: number | undefined;
-  /** Batches sent and not yet answered. */
-  #inFlight = 0;
 
   /**
    * The shard for an ungrouped write: the open ungrouped batch's, or the next in rotation, so
@@ -77,7 +75,7 @@ export class GroupCommit {
 
     if (batch.items.length >= MAX_BATCH) await this.#send(env, batch);
     else if (opener) {
-      if (this.#inFlight > 0) await sleep(WINDOW_MS);
+      await sleep(WINDOW_MS);
       await this.#send(env, batch);
     }
     const started = Date.now();
@@ -98,7 +96,6 @@ export class GroupCommit {
     if (this.#open.get(batch.shard) === batch) this.#open.delete(batch.shard);
     if (this.#ungrouped === batch.shard) this.#ungrouped = undefined;
     const items = batch.items;
-    this.#inFlight++;
     try {
       const stub = shardStub(env, batch.shard);
       const outcomes = await stub.applyBatch(items.map((i) => ({ push: i.push, options: i.options })));
@@ -113,7 +110,6 @@ export class GroupCommit {
       const copy = error instanceof Error ? { name: error.name, message: error.message } : { name: "Error", message: String(error) };
       for (const item of items) item.outcome = { error: copy };
     } finally {
-      this.#inFlight--;
       batch.state = "done";
     }
   }
