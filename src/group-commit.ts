@@ -79,7 +79,10 @@ export class GroupCommit {
       await this.#send(env, batch);
     }
     const started = Date.now();
-    for (let poll = 1; item.outcome === undefined; poll = Math.min(MAX_POLL_MS, poll * 2)) {
+    // The first look comes when the batch can first have been answered (its window plus a
+    // millisecond), not before: each look is a timer wake-up, and they are most of the waiting cost.
+    let poll = Math.max(1, batch.opened + WINDOW_MS + 1 - started);
+    for (; item.outcome === undefined; poll = Math.min(MAX_POLL_MS, poll * 2)) {
       if (batch.state === "open" && Date.now() - batch.opened >= TAKEOVER_MS) await this.#send(env, batch);
       else if (Date.now() - started > GIVE_UP_MS) {
         throw new GatewayError("Unavailable", "the write's batch got no answer from its shard in time; it may or may not have been applied, retry (counters may then count it twice)");
