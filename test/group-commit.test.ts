@@ -1,12 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { rejection, userScrape } from "./helpers";
+import { rejection, userScrape, writeCalls } from "./helpers";
 
 const gw = exports.default;
-
-async function writeCalls(): Promise<number> {
-  return Number(/metrics_gateway_write_calls_total (\d+)/.exec(await gw.scrape())?.[1]);
-}
 
 beforeEach(async () => {
   await gw.delete("__all");

@@ -27,3 +27,8 @@ export function withoutSelfMetrics(text: string): string {
 export async function userScrape(format: "text" | "openmetrics" = "text"): Promise<string> {
   return withoutSelfMetrics(await exports.default.scrape({ format }));
 }
+
+/** The gateway's `metrics_gateway_write_calls_total`: Durable Object write calls so far. */
+export async function writeCalls(): Promise<number> {
+  return Number(/metrics_gateway_write_calls_total (\d+)/.exec(await exports.default.scrape())?.[1]);
+}

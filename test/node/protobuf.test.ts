@@ -3,6 +3,7 @@ import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import { parseDelimitedProtobuf } from "../../src/exposition/protobuf";
 import type { Family } from "../../src/model";
+import { thrown } from "./helpers";
 
 // prometheus/client_model io/prometheus/client/metrics.proto (v0.6), comments left out.
 const METRICS_PROTO = `
@@ -161,16 +162,6 @@ function delimit(bytes: number[]): Uint8Array {
 
 const labels = (pairs: Record<string, string>) => Object.entries(pairs).map(([name, value]) => ({ name, value }));
 
-/** The error `fn` throws, for asserting on its name and message. */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Error) return e;
-    throw new Error(`threw a non-Error: ${String(e)}`);
-  }
-  throw new Error("expected an error, none was thrown");
-}
 
 describe("parseDelimitedProtobuf: what the Go client pushes", () => {
   it("decodes counters, gauges and untyped, with labels, help and unit", () => {

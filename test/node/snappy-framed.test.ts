@@ -2,6 +2,7 @@
 import { compress, uncompress } from "snappyjs";
 import { describe, expect, it } from "vitest";
 import { decodeSnappy } from "../../src/snappy-framed";
+import { thrown } from "./helpers";
 
 /** CRC-32C computed bit by bit (not the module's table), masked as the framing format says. */
 function maskedCrc(data: Uint8Array): number {
@@ -34,15 +35,6 @@ const hex = (s: string) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt
 const text = (s: string) => new TextEncoder().encode(s);
 const MB = 1 << 20;
 
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Error) return e;
-    throw new Error(`threw a non-Error: ${String(e)}`);
-  }
-  throw new Error("expected an error, none was thrown");
-}
 
 /** Where two byte arrays first differ, -1 when equal (deep equality on 100 kB arrays is slow). */
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
