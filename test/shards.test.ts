@@ -1,4 +1,4 @@
-import { createExecutionContext, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mergeShardFamilies } from "../src/shard-merge";
@@ -84,6 +84,21 @@ describe("sharded aggregators", () => {
 });
 
 describe("shard fan-out", () => {
+  // It breaks shard 1's storage on purpose: the tests after it in this file touch no shard storage.
+  it("answers 503 naming the shard when one shard fails, never a partial scrape", async () => {
+    const four = gateway(4);
+    for (let i = 0; i < 4; i++) await four.inc("fault_total");
+    await runInDurableObject(env.AGGREGATOR.getByName(shardName(1)), (_i, state) => {
+      state.storage.sql.exec("DROP TABLE series");
+    });
+    await abortAllDurableObjects();
+    const response = await four.fetch(new Request("http://gateway/metrics"));
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { error: string; message: string };
+    expect(body.error).toBe("Unavailable");
+    expect(body.message).toContain("shard 1");
+  });
+
   it("fails the whole read with Unavailable naming a failing shard", async () => {
     const error = await rejection(allShards(3, "scrape", async (i) => (i === 1 ? Promise.reject(new Error("overloaded")) : i)));
     expect(error.name).toBe("Unavailable");
