@@ -377,7 +377,10 @@ export class Aggregator extends DurableObject<Env> {
       this.#deleteRows(doomed, exporting, now);
       push.forEach((family, f) => {
         const state = retyped.has(family.name) ? undefined : this.#families.get(family.name);
-        if (state === undefined || (family.help !== "" && family.help !== state.help) || (family.unit !== "" && family.unit !== state.unit)) {
+        // A replacing push that removed every series the family had also removed its families row
+        // (#deleteRows): write it again, or the new series would have no family after a restart.
+        const wiped = state !== undefined && (doomed.get(family.name)?.length ?? 0) === state.series.size;
+        if (state === undefined || wiped || (family.help !== "" && family.help !== state.help) || (family.unit !== "" && family.unit !== state.unit)) {
           this.#store.putFamily({
             name: family.name,
             type: family.type,

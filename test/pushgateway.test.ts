@@ -60,6 +60,14 @@ describe("grouping key routes", () => {
     expect(await samples("y")).toEqual([]);
   });
 
+  it("keeps a family a PUT re-populated with other label sets across an eviction", async () => {
+    await call("/metrics/job/a", { method: "PUT", body: '# HELP x Help.\n# TYPE x gauge\nx{pod="a"} 1\n' });
+    await call("/metrics/job/a", { method: "PUT", body: '# TYPE x gauge\nx{pod="b"} 2\n' });
+    await abortAllDurableObjects();
+    expect(await samples("x")).toEqual(['x{job="a",pod="b"} 2']);
+    expect(await scrape()).toContain("# HELP x Help.\n");
+  });
+
   it("PUT may change a family's type when the group held all of it", async () => {
     await call("/metrics/job/a", { method: "PUT", body: "# TYPE m counter\nm 1\n" });
     await call("/metrics/job/a", { method: "PUT", body: "# TYPE m gauge\nm 3\n" });
