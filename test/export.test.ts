@@ -148,6 +148,35 @@ describe("cron export", () => {
     expect(gap).toBeGreaterThanOrEqual(1000);
   });
 
+  it("backs off even when Retry-After says 0", async () => {
+    await gw.inc("zero_total");
+    const received = receiver([
+      () => new Response("busy", { status: 429, headers: { "Retry-After": "0" } }),
+      () => new Response(null, { status: 204 }),
+    ]);
+    await cron(Date.now());
+    expect(received).toHaveLength(2);
+    expect((received[1]?.at ?? 0) - (received[0]?.at ?? 0)).toBeGreaterThanOrEqual(100);
+  });
+
+  it("ends the run at its time budget: a hung receiver is cut off, later batches are not started", async () => {
+    const lines = Array.from({ length: 50 }, (_, i) => `slow{i="${i}"} 1`).join("\n");
+    await gw.push(`${lines}\n`);
+    let calls = 0;
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+      calls++;
+      const request = new Request(input, init);
+      // Never answers; only the request's own abort signal ends it.
+      return new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    });
+    const started = Date.now();
+    await cron(Date.now(), { REMOTE_WRITE_BUDGET_MS: "400", REMOTE_WRITE_BATCH_SIZE: "10", REMOTE_WRITE_CONCURRENCY: "1" });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(calls).toBe(1);
+    expect(await gw.scrape()).toMatch(/metrics_gateway_remote_write_samples_total\{outcome="failure"\} [1-9]/);
+  });
+
   it("retries a network error", async () => {
     await gw.inc("net_total");
     const received = receiver([

@@ -76,7 +76,8 @@ export async function sendBatches(batches: readonly EncodedBatch[], config: Send
     while (next < batches.length) {
       const batch = batches[next++];
       if (batch === undefined) return;
-      const sent = await sendOne(compress(batch.body), config.endpoint, headers, deadline, deps, result);
+      // A batch not started before the deadline is not started at all: the run must end in time.
+      const sent = deps.now() < deadline && (await sendOne(compress(batch.body), config.endpoint, headers, deadline, deps, result));
       if (sent) result.samplesSent += batch.samples;
       else {
         result.ok = false;
@@ -96,7 +97,9 @@ async function sendOne(body: Uint8Array, endpoint: string, headers: Headers, dea
     let retryAfter: number | undefined;
     let detail: string;
     try {
-      const response = await deps.fetch(new Request(endpoint, { method: "POST", headers, body }));
+      // A receiver that does not answer is cut off at the deadline, not waited for.
+      const signal = AbortSignal.timeout(Math.max(1, deadline - deps.now()));
+      const response = await deps.fetch(new Request(endpoint, { method: "POST", headers, body, signal }));
       if (response.status >= 200 && response.status < 300) {
         await response.body?.cancel();
         result.attempts.success++;
@@ -118,8 +121,9 @@ async function sendOne(body: Uint8Array, endpoint: string, headers: Headers, dea
     }
     result.attempts[outcome]++;
     const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt);
-    // Full jitter over the upper half keeps retries of concurrent batches apart.
-    const wait = retryAfter ?? backoff / 2 + deps.random() * (backoff / 2);
+    // Jitter over the upper half keeps retries of concurrent batches apart; Retry-After can only
+    // lengthen the wait (a "Retry-After: 0" must not turn retries into a busy loop).
+    const wait = Math.max(retryAfter ?? 0, backoff / 2 + deps.random() * (backoff / 2));
     if (deps.now() + wait > deadline) {
       console.error(`remote write: giving up on a request after ${attempt + 1} attempts (time budget spent); last: ${detail}`);
       return false;
