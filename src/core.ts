@@ -57,7 +57,7 @@ export class Core {
     const reads = await shardsToRead(env);
     const shards = configuredShards(env);
     const shard = options.group === "" ? groupCommit.shardForUngrouped(shards) : shardForGroup(options.group, shards);
-    const result = await groupCommit.submit(env, shard, prepared, options);
+    const result = await groupCommit.submit(env, shard, prepared, options, this.#waitUntil);
     if (options.mode === "replace" && reads > 1) {
       await allShards(reads, "replace", (i) => (i === shard ? Promise.resolve({ deleted: 0 }) : shardStub(env, i).removeGroup(options.group)));
     }

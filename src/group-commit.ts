@@ -62,8 +62,12 @@ export class GroupCommit {
     return this.#ungrouped;
   }
 
-  /** Adds one write to `shard`'s open batch and resolves with its own result once the shard committed it. */
-  async submit(env: Env, shard: number, push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
+  /**
+   * Adds one write to `shard`'s open batch and resolves with its own result once the shard committed
+   * it. `waitUntil` keeps a batch this caller sends going even if the caller's own request ends early
+   * (the other writes of the batch depend on it).
+   */
+  async submit(env: Env, shard: number, push: PreparedFamily[], options: ApplyOptions, waitUntil: (promise: Promise<unknown>) => void): Promise<PushResult> {
     let batch = this.#open.get(shard);
     const opener = batch === undefined;
     if (batch === undefined) {
@@ -73,23 +77,29 @@ export class GroupCommit {
     const item: Item = { push, options };
     batch.items.push(item);
 
-    if (batch.items.length >= MAX_BATCH) await this.#send(env, batch);
+    if (batch.items.length >= MAX_BATCH) await this.#sendKept(env, batch, waitUntil);
     else if (opener) {
       await sleep(WINDOW_MS);
-      await this.#send(env, batch);
+      await this.#sendKept(env, batch, waitUntil);
     }
     const started = Date.now();
     // The first look comes when the batch can first have been answered (its window plus a
     // millisecond), not before: each look is a timer wake-up, and they are most of the waiting cost.
     let poll = Math.max(1, batch.opened + WINDOW_MS + 1 - started);
     for (; item.outcome === undefined; poll = Math.min(MAX_POLL_MS, poll * 2)) {
-      if (batch.state === "open" && Date.now() - batch.opened >= TAKEOVER_MS) await this.#send(env, batch);
+      if (batch.state === "open" && Date.now() - batch.opened >= TAKEOVER_MS) await this.#sendKept(env, batch, waitUntil);
       else if (Date.now() - started > GIVE_UP_MS) {
         throw new GatewayError("Unavailable", "the write's batch got no answer from its shard in time; it may or may not have been applied, retry (counters may then count it twice)");
       } else await sleep(poll);
     }
     if ("ok" in item.outcome) return item.outcome.ok;
     throw asError(item.outcome.error);
+  }
+
+  #sendKept(env: Env, batch: Batch, waitUntil: (promise: Promise<unknown>) => void): Promise<void> {
+    const sending = this.#send(env, batch);
+    waitUntil(sending);
+    return sending;
   }
 
   /** Sends a batch once (later calls do nothing) from the calling request, and records every item's outcome. */
@@ -110,7 +120,12 @@ export class GroupCommit {
         else item.outcome = { error: { name: outcome.error.name, message: outcome.error.message } };
       });
     } catch (error) {
-      const copy = error instanceof Error ? { name: error.name, message: error.message } : { name: "Error", message: String(error) };
+      // The call itself failed (overload, reset, storage): the write is not acknowledged and the
+      // caller can retry: Unavailable (503), not an internal error.
+      const copy = {
+        name: "Unavailable",
+        message: `shard ${batch.shard} did not acknowledge the write (${error instanceof Error ? error.message : String(error)}); retry`,
+      };
       for (const item of items) item.outcome = { error: copy };
     } finally {
       batch.state = "done";

@@ -13,7 +13,7 @@ import { allShards, shardStub } from "./shards";
 
 /** The exposition of everything the shards hold, families by name, series by labels, in parts to stream. */
 export async function scrapeShards(env: Env, shards: number, format: ExpositionFormat): Promise<string[]> {
-  if (shards === 1) return shardStub(env, 0).render(format);
+  if (shards === 1) return (await allShards(1, "scrape", () => shardStub(env, 0).render(format)))[0] ?? [];
   const openmetrics = format === "openmetrics";
   const catalogs = (await allShards(shards, "scrape", (i) => shardStub(env, i).catalog())) as ShardCatalog[];
 

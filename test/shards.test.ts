@@ -2,7 +2,8 @@ import { abortAllDurableObjects, createExecutionContext, runInDurableObject } fr
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mergeShardFamilies } from "../src/shard-merge";
-import { allShards, shardName } from "../src/shards";
+import { labelKey } from "../src/labels";
+import { allShards, shardForGroup, shardName } from "../src/shards";
 import Gateway from "../src/index";
 import { rejection, withoutSelfMetrics } from "./helpers";
 
@@ -97,6 +98,11 @@ describe("shard fan-out", () => {
     const body = (await response.json()) as { error: string; message: string };
     expect(body.error).toBe("Unavailable");
     expect(body.message).toContain("shard 1");
+    // A write to that shard is not acknowledged either: 503, retry later.
+    const job = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].find((j) => shardForGroup(labelKey(["job", j]), 4) === 1) ?? "";
+    const push = await four.fetch(new Request(`http://gateway/metrics/job/${job}`, { method: "POST", body: "fault_push 1\n" }));
+    expect(push.status).toBe(503);
+    expect(((await push.json()) as { error: string }).error).toBe("Unavailable");
   });
 
   it("fails the whole read with Unavailable naming a failing shard", async () => {
