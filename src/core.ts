@@ -11,7 +11,7 @@ import { parseExposition } from "./exposition/parse";
 import { parseDelimitedProtobuf } from "./exposition/protobuf";
 import { dropCreatedGauges, withGroupingLabels } from "./groups";
 import { labelKey } from "./labels";
-import { checkNotReserved, merge, packArrays, prepare, type PreparedFamily } from "./merge";
+import { MAX_KEY_CHARS, checkNotReserved, merge, packArrays, prepare, type PreparedFamily } from "./merge";
 import type { Family, LabelPairs, MetricType } from "./model";
 import { checkLabelName, checkMetricName } from "./names";
 import { groupCommit } from "./group-commit";
@@ -273,6 +273,9 @@ export function foldWrites(ops: readonly OpFields[]): PreparedFamily[] {
         throw new GatewayError("BadRequest", `${what}: op must be "inc", "set" or "observe", got ${JSON.stringify(op.op)}`);
     }
     const key = labelKey(labelPairs(op.labels));
+    if (key.length > MAX_KEY_CHARS) {
+      throw new GatewayError("LimitExceeded", `${what}: a label set of ${key.length} characters is over the limit of ${MAX_KEY_CHARS}; shorten its label values`);
+    }
     let family = families.get(name);
     if (family === undefined) {
       family = { type, values: new Map() };

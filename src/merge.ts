@@ -75,10 +75,26 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
   return out;
 }
 
-/** Adds series `i`'s key to `seen`, throwing if it is there already (one Set insertion per series). */
+/**
+ * The longest label set (rendered key) a series may have. A series is one SQLite row, and a row over
+ * SQLite's size limit would fail the whole storage write; no real label set comes near this.
+ */
+export const MAX_KEY_CHARS = 65_536;
+
+/**
+ * Adds series `i`'s key to `seen`, throwing if it is there already (one Set insertion per series),
+ * or if it is longer than {@link MAX_KEY_CHARS}.
+ */
 function checkNew(family: Family, seen: Set<string>, i: number): void {
   const before = seen.size;
-  seen.add(family.keys[i] ?? "");
+  const key = family.keys[i] ?? "";
+  if (key.length > MAX_KEY_CHARS) {
+    throw new GatewayError(
+      "LimitExceeded",
+      `metric "${family.name}": a label set of ${key.length} characters is over the limit of ${MAX_KEY_CHARS}; shorten its label values`,
+    );
+  }
+  seen.add(key);
   if (seen.size === before) {
     throw new GatewayError("InvalidValue", `${where(family, i)}: the same series appears twice in one push; send each label set once`);
   }

@@ -103,6 +103,16 @@ describe("POST /metrics", () => {
     expect((await call("/-/healthy")).status).toBe(200);
   });
 
+  it("answers 413 for a label set too long to store, and stores nothing of that push", async () => {
+    const response = await call("/metrics", { method: "POST", body: `ok 1\nlong{v="${"x".repeat(70_000)}"} 1\n` });
+    const error = await errorOf(response);
+    expect(error).toMatchObject({ status: 413, error: "LimitExceeded" });
+    expect(error.message).toContain("over the limit of 65536");
+    expect(await userScrape()).toBe("");
+    const rpc = await call(`/metrics/long_total?v=${"y".repeat(70_000)}`, { method: "PATCH" });
+    expect(rpc.status).toBe(413);
+  });
+
   it("answers 413 for a gzip body that decompresses past the limit", async () => {
     const bomb = new Blob([new Uint8Array(4 * 1024 * 1024).fill(35)]).stream().pipeThrough(new CompressionStream("gzip"));
     const bytes = await new Response(bomb).arrayBuffer();
