@@ -83,6 +83,16 @@ export interface StatusView {
 
 const UNGROUPED = 0;
 
+/** A shard's delete: how many series went, and the families it no longer holds at all. */
+export interface ShardDeleteResult extends DeleteResult {
+  emptied?: string[];
+}
+
+/** A shard's push result: what the caller gets, plus the families a replacing push emptied here. */
+export interface ShardPushResult extends PushResult {
+  emptied?: string[];
+}
+
 /** What a shard reports in the first step of a read. */
 export interface ShardCatalog {
   /** `[name, type, help, unit, series]`, sorted by name. */
@@ -193,17 +203,17 @@ export class Aggregator extends DurableObject<Env> {
    * this shard is first claimed in the type registry, with other requests held off meanwhile, so
    * its type agrees with every other shard's.
    */
-  async apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): Promise<PushResult> {
+  async apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): Promise<ShardPushResult> {
     this.#counters.writeCalls++;
     return this.#applyOne(push, options);
   }
 
-  async #applyOne(push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
+  async #applyOne(push: PreparedFamily[], options: ApplyOptions): Promise<ShardPushResult> {
     try {
       const claims = this.#claimsFor(push);
       if (claims.length === 0) return this.#apply(push, options, new Set());
       // An error thrown out of blockConcurrencyWhile resets the object: carry it out as a value.
-      const outcome = await this.ctx.blockConcurrencyWhile(async (): Promise<{ ok: PushResult } | { error: unknown }> => {
+      const outcome = await this.ctx.blockConcurrencyWhile(async (): Promise<{ ok: ShardPushResult } | { error: unknown }> => {
         try {
           const again = this.#claimsFor(push);
           const retype = again.filter((c) => this.#families.has(c.name)).map((c) => c.name);
@@ -229,9 +239,9 @@ export class Aggregator extends DurableObject<Env> {
    * Applies several independent pushes in one call (group commit): each is atomic on its own and
    * fails alone; the outcomes come back in order.
    */
-  async applyBatch(items: { push: PreparedFamily[]; options: ApplyOptions }[]): Promise<({ ok: PushResult } | { error: { name: string; message: string } })[]> {
+  async applyBatch(items: { push: PreparedFamily[]; options: ApplyOptions }[]): Promise<({ ok: ShardPushResult } | { error: { name: string; message: string } })[]> {
     this.#counters.writeCalls++;
-    const out: ({ ok: PushResult } | { error: { name: string; message: string } })[] = [];
+    const out: ({ ok: ShardPushResult } | { error: { name: string; message: string } })[] = [];
     // Series rows are written once per batch, however many of its writes touched them: a hot
     // counter incremented 200 times in one batch costs one row write, not 200. The answer still
     // waits for that write to be durable.
@@ -316,7 +326,12 @@ export class Aggregator extends DurableObject<Env> {
     return this.#families.has(name);
   }
 
-  #apply(push: PreparedFamily[], options: ApplyOptions, retypable: ReadonlySet<string>): PushResult {
+  /** For each name, whether this shard holds any series of that family. */
+  holding(names: string[]): boolean[] {
+    return names.map((name) => this.#families.has(name));
+  }
+
+  #apply(push: PreparedFamily[], options: ApplyOptions, retypable: ReadonlySet<string>): ShardPushResult {
     return this.#commit(push, options, this.#plan(push, options, retypable));
   }
 
@@ -368,7 +383,7 @@ export class Aggregator extends DurableObject<Env> {
   }
 
   /** Writes a planned push in one transaction, then makes it visible in memory. */
-  #commit(push: readonly PreparedFamily[], options: ApplyOptions, plan: Plan): PushResult {
+  #commit(push: readonly PreparedFamily[], options: ApplyOptions, plan: Plan): ShardPushResult {
     const { doomed, merged, retyped, series } = plan;
     const now = Date.now();
     const group = this.#group(options.group);
@@ -396,7 +411,7 @@ export class Aggregator extends DurableObject<Env> {
       if (group.key !== "") this.#store.putGroup({ key: group.key, push_time: now, failure_time: group.failureTime });
     });
 
-    this.#dropSeries(doomed, exporting);
+    const emptied = this.#dropSeries(doomed, exporting).filter((name) => !push.some((f) => f.name === name));
     push.forEach((family, f) => {
       let state = this.#families.get(family.name);
       if (state === undefined || retyped.has(family.name)) {
@@ -426,7 +441,7 @@ export class Aggregator extends DurableObject<Env> {
     });
     group.pushTime = now;
     this.#counters.accepted++;
-    return { families: push.length, series };
+    return { families: push.length, series, emptied };
   }
 
   /** The series `group` owns that `push` does not carry, by family. */
@@ -473,7 +488,8 @@ export class Aggregator extends DurableObject<Env> {
   }
 
   /** Applies {@link #deleteRows} to memory once the transaction committed. */
-  #dropSeries(doomed: ReadonlyMap<string, string[]>, exporting: boolean): void {
+  #dropSeries(doomed: ReadonlyMap<string, string[]>, exporting: boolean): string[] {
+    const emptied: string[] = [];
     for (const [name, keys] of doomed) {
       const state = this.#families.get(name);
       if (state === undefined) continue;
@@ -486,12 +502,14 @@ export class Aggregator extends DurableObject<Env> {
       if (state.series.size === 0) {
         this.#families.delete(name);
         this.#sortedNames = null;
+        emptied.push(name);
       } else {
         state.sorted = null;
         state.text = null;
         state.openmetrics = null;
       }
     }
+    return emptied;
   }
 
   /**
@@ -499,7 +517,7 @@ export class Aggregator extends DurableObject<Env> {
    * whose labels include every given pair. A family left without series is removed. When an export
    * is configured, each deleted series is remembered so the next export sends its stale marker.
    */
-  remove(name: string, labels?: LabelPairs): DeleteResult {
+  remove(name: string, labels?: LabelPairs): ShardDeleteResult {
     const doomed = new Map<string, string[]>();
     if (name === "__all") {
       for (const state of this.#families.values()) doomed.set(state.name, [...state.series.keys()]);
@@ -522,7 +540,7 @@ export class Aggregator extends DurableObject<Env> {
         this.#store.deleteAll();
       }
     });
-    this.#dropSeries(doomed, exporting);
+    const emptied = this.#dropSeries(doomed, exporting);
     if (name === "__all") {
       for (const group of this.#groupById) {
         if (group.id === UNGROUPED) continue;
@@ -530,11 +548,11 @@ export class Aggregator extends DurableObject<Env> {
       }
       this.#groupById.length = 1;
     }
-    return { deleted };
+    return { deleted, emptied };
   }
 
   /** Deletes a group: every series it last wrote, and its push times (Pushgateway `DELETE /metrics/job/...`). */
-  removeGroup(key: string): DeleteResult {
+  removeGroup(key: string): ShardDeleteResult {
     const group = this.#groups.get(key);
     if (group === undefined) return { deleted: 0 };
     const doomed = this.#ownedBy(group);
@@ -545,14 +563,14 @@ export class Aggregator extends DurableObject<Env> {
       this.#deleteRows(doomed, exporting, Date.now());
       if (key !== "") this.#store.deleteGroup(key);
     });
-    this.#dropSeries(doomed, exporting);
+    const emptied = this.#dropSeries(doomed, exporting);
     if (key !== "") {
       this.#groups.delete(key);
       group.families.clear();
       group.pushTime = 0;
       group.failureTime = 0;
     }
-    return { deleted };
+    return { deleted, emptied };
   }
 
   /**

@@ -3,7 +3,7 @@
  * the stateless Worker, then one call to the aggregator Durable Object.
  */
 import type { BatchResult, DeleteResult, ExpositionFormat, Labels, PushMode, PushResult } from "../rpc";
-import type { ApplyOptions, StatusView } from "./aggregator";
+import type { ApplyOptions, ShardDeleteResult, StatusView } from "./aggregator";
 import { utf8 } from "./body";
 import { GatewayError } from "./errors";
 import type { SeriesValue } from "./exposition/format";
@@ -58,10 +58,13 @@ export class Core {
     const shards = configuredShards(env);
     const shard = options.group === "" ? groupCommit.shardForUngrouped(shards) : shardForGroup(options.group, shards);
     const result = await groupCommit.submit(env, shard, prepared, options, this.#waitUntil);
+    const emptied = [...(result.emptied ?? [])];
     if (options.mode === "replace" && reads > 1) {
-      await allShards(reads, "replace", (i) => (i === shard ? Promise.resolve({ deleted: 0 }) : shardStub(env, i).removeGroup(options.group)));
+      const others = await allShards(reads, "replace", (i) => (i === shard ? Promise.resolve({ deleted: 0 }) : shardStub(env, i).removeGroup(options.group)));
+      for (const r of others) emptied.push(...((r as ShardDeleteResult).emptied ?? []));
     }
-    return result;
+    await this.#releaseUnused(emptied);
+    return { families: result.families, series: result.series };
   }
 
   /**
@@ -82,7 +85,8 @@ export class Core {
   async deleteGroup(group: LabelPairs): Promise<DeleteResult> {
     const key = labelKey(group);
     const env = this.#env;
-    const results = await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).removeGroup(key));
+    const results = (await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).removeGroup(key))) as ShardDeleteResult[];
+    await this.#releaseUnused(results.flatMap((r) => r.emptied ?? []));
     return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
   }
 
@@ -127,9 +131,8 @@ export class Core {
     });
     const env = this.#env;
     const target = name as string;
-    const results = await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).remove(target, pairs));
-    // A family deleted as a whole (or everything) is gone from every shard: its type may change now.
-    if (pairs.length === 0) await env.REGISTRY.getByName(REGISTRY_NAME).release(target);
+    const results = (await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).remove(target, pairs))) as ShardDeleteResult[];
+    await this.#releaseUnused(results.flatMap((r) => r.emptied ?? []));
     return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
   }
 
@@ -156,6 +159,15 @@ export class Core {
   async #writes(ops: readonly OpFields[]): Promise<void> {
     const push = this.#checked(() => foldWrites(ops));
     await this.#apply(push, { group: "", mode: "aggregate" });
+  }
+
+  /**
+   * Lets families that no shard holds any more take another type later: the type registry forgets
+   * them once every shard confirms it holds none (a push that re-created one meanwhile keeps it).
+   */
+  async #releaseUnused(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.#env.REGISTRY.getByName(REGISTRY_NAME).releaseUnused([...new Set(names)]);
   }
 
   /** Runs a validation step, counting its rejection (against `group`, if any) before rethrowing. */

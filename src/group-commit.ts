@@ -10,8 +10,7 @@
  * result object), and each caller checks for its outcome on timers of its own, backing off from
  * 1 ms to {@link MAX_POLL_MS}: a few wake-ups per write, far cheaper than a call per write.
  */
-import type { PushResult } from "../rpc";
-import type { ApplyOptions } from "./aggregator";
+import type { ApplyOptions, ShardPushResult } from "./aggregator";
 import { GatewayError, isErrorName } from "./errors";
 import type { PreparedFamily } from "./merge";
 import { shardStub } from "./shards";
@@ -30,7 +29,7 @@ const TAKEOVER_MS = 50;
 /** A caller gives up waiting for a batch in flight after this long (its outcome is then unknown: not acknowledged). */
 const GIVE_UP_MS = 30_000;
 
-type Outcome = { ok: PushResult } | { error: { name: string; message: string } };
+type Outcome = { ok: ShardPushResult } | { error: { name: string; message: string } };
 
 interface Item {
   push: PreparedFamily[];
@@ -67,7 +66,7 @@ export class GroupCommit {
    * it. `waitUntil` keeps a batch this caller sends going even if the caller's own request ends early
    * (the other writes of the batch depend on it).
    */
-  async submit(env: Env, shard: number, push: PreparedFamily[], options: ApplyOptions, waitUntil: (promise: Promise<unknown>) => void): Promise<PushResult> {
+  async submit(env: Env, shard: number, push: PreparedFamily[], options: ApplyOptions, waitUntil: (promise: Promise<unknown>) => void): Promise<ShardPushResult> {
     let batch = this.#open.get(shard);
     const opener = batch === undefined;
     if (batch === undefined) {
@@ -116,7 +115,7 @@ export class GroupCommit {
         const outcome = outcomes[i];
         // Plain copies: values an RPC call returned belong to the request that made the call.
         if (outcome === undefined) item.outcome = { error: { name: "Unavailable", message: "the shard answered fewer outcomes than writes; retry" } };
-        else if ("ok" in outcome) item.outcome = { ok: { families: outcome.ok.families, series: outcome.ok.series } };
+        else if ("ok" in outcome) item.outcome = { ok: { families: outcome.ok.families, series: outcome.ok.series, emptied: [...(outcome.ok.emptied ?? [])] } };
         else item.outcome = { error: { name: outcome.error.name, message: outcome.error.message } };
       });
     } catch (error) {

@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { GatewayError } from "./errors";
 import type { MetricType } from "./model";
+import { shardStub } from "./shards";
 
 /** A family a shard is about to create, and the type it will have. */
 export interface TypeClaim {
@@ -20,6 +21,8 @@ CREATE TABLE IF NOT EXISTS registry_state (key TEXT NOT NULL PRIMARY KEY, value 
 
 export class TypeRegistry extends DurableObject<Env> {
   readonly #types = new Map<string, MetricType>();
+  /** Claims seen per name since start, so a release can tell that a claim came in while it asked the shards. */
+  readonly #claims = new Map<string, number>();
   #shards = 1;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -49,22 +52,32 @@ export class TypeRegistry extends DurableObject<Env> {
     }
     const sql = this.ctx.storage.sql;
     for (const { name, type } of claims) {
+      this.#claims.set(name, (this.#claims.get(name) ?? 0) + 1);
       if (this.#types.get(name) === type) continue;
       this.#types.set(name, type);
       sql.exec("INSERT OR REPLACE INTO family_types (name, type) VALUES (?, ?)", name, type);
     }
   }
 
-  /** Forgets families deleted everywhere (by name, or all with `"__all"`). */
-  release(name: string): void {
-    const sql = this.ctx.storage.sql;
-    if (name === "__all") {
-      this.#types.clear();
-      sql.exec("DELETE FROM family_types");
-      return;
-    }
-    this.#types.delete(name);
-    sql.exec("DELETE FROM family_types WHERE name = ?", name);
+  /**
+   * Forgets the types of families that no shard holds any more (after a group delete, a labelled
+   * delete or a replacing push emptied them), so they may come back with another type. Asks every
+   * shard; a name claimed again meanwhile is kept.
+   */
+  async releaseUnused(names: string[]): Promise<string[]> {
+    const candidates = names.filter((name) => this.#types.has(name));
+    if (candidates.length === 0) return [];
+    const claimsBefore = candidates.map((name) => this.#claims.get(name) ?? 0);
+    // One call per shard, whatever the number of names.
+    const held = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).holding(candidates)));
+    const released: string[] = [];
+    candidates.forEach((name, n) => {
+      if (held.some((h) => h[n] === true) || (this.#claims.get(name) ?? 0) !== claimsBefore[n]) return;
+      this.#types.delete(name);
+      this.ctx.storage.sql.exec("DELETE FROM family_types WHERE name = ?", name);
+      released.push(name);
+    });
+    return released;
   }
 
   /** Notes that `shards` shards are in use and answers the most ever used (reads must cover all of them). */

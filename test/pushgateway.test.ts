@@ -68,6 +68,20 @@ describe("grouping key routes", () => {
     expect(await scrape()).toContain("# HELP x Help.\n");
   });
 
+  it("lets a family emptied by a group delete or a labelled delete come back with another type", async () => {
+    await call("/metrics/job/a", { method: "PUT", body: "# TYPE m2 counter\nm2 1\n" });
+    expect((await call("/metrics/job/a", { method: "DELETE" })).status).toBe(202);
+    expect((await call("/metrics/job/a", { method: "PUT", body: "# TYPE m2 gauge\nm2 3\n" })).status).toBe(200);
+    await call("/metrics", { method: "POST", body: '# TYPE m3 counter\nm3{x="1"} 1\n' });
+    await call("/metrics/m3?x=1", { method: "DELETE" });
+    expect((await call("/metrics", { method: "POST", body: "# TYPE m3 gauge\nm3 2\n" })).status).toBe(200);
+    // While another group still holds it, the type stays.
+    await call("/metrics/job/b", { method: "PUT", body: "# TYPE m4 counter\nm4 1\n" });
+    await call("/metrics/job/c", { method: "PUT", body: "# TYPE m4 counter\nm4 1\n" });
+    await call("/metrics/job/b", { method: "DELETE" });
+    expect((await call("/metrics/job/b", { method: "PUT", body: "# TYPE m4 gauge\nm4 1\n" })).status).toBe(409);
+  });
+
   it("PUT may change a family's type when the group held all of it", async () => {
     await call("/metrics/job/a", { method: "PUT", body: "# TYPE m counter\nm 1\n" });
     await call("/metrics/job/a", { method: "PUT", body: "# TYPE m gauge\nm 3\n" });
