@@ -12,7 +12,7 @@ import { includesAll, parseLabelKey } from "./labels";
 import { merge, type PreparedFamily } from "./merge";
 import type { LabelPairs, MetricType } from "./model";
 import type { StaleSeries } from "./remote-write/write-request";
-import { newCounters, renderSelfMetrics, type Counters } from "./self-metrics";
+import { newCounters, pushTimeFamilies, renderSelfMetrics, type Counters } from "./self-metrics";
 import type { ShardFamily, ShardSeries } from "./shard-merge";
 import { REGISTRY_NAME, shardIndexOf, shardStub } from "./shards";
 import { Store, valueOf } from "./store";
@@ -111,6 +111,8 @@ export interface ShardSnapshot {
   upTo: number;
   counters: Counters;
   series: number;
+  /** As in {@link ShardCatalog}. */
+  groups: [string, number, number][];
 }
 
 /** Series rows waiting for the end of a batch: family -> label key -> group and value. */
@@ -596,16 +598,7 @@ export class Aggregator extends DurableObject<Env> {
   /** Families the gateway makes up: its own metrics and the Pushgateway's per-group push times, sorted by name. */
   #syntheticText(openmetrics: boolean): [string, string][] {
     const out: [string, string][] = [["metrics_gateway_", renderSelfMetrics(this.#selfStats(), openmetrics)]];
-    const groups = [...this.#groups.values()].filter((g) => g.key !== "").sort((a, b) => compare(a.key, b.key));
-    if (groups.length > 0) {
-      for (const [name, help, pick] of [
-        ["push_failure_time_seconds", "Last Unix time when changing this group failed.", (g: GroupState) => g.failureTime],
-        ["push_time_seconds", "Last Unix time when changing this group succeeded.", (g: GroupState) => g.pushTime],
-      ] as const) {
-        const text = renderFamily({ name, type: "gauge", help, unit: "", series: groups.map((g) => [g.key, pick(g) / 1000] as const) }, openmetrics);
-        out.push([name, text]);
-      }
-    }
+    for (const f of pushTimeFamilies([this.#groupTimes()])) out.push([f.name, renderFamily(f, openmetrics)]);
     return out.sort((a, b) => compare(a[0], b[0]));
   }
 
@@ -685,9 +678,14 @@ export class Aggregator extends DurableObject<Env> {
       const s = this.#families.get(name);
       if (s !== undefined) families.push([s.name, s.type, s.help, s.unit, s.series.size]);
     }
+    return { families, series: this.#seriesCount, counters: this.#counters, groups: this.#groupTimes() };
+  }
+
+  /** `[grouping key, push time, failure time]` (ms) of every group. */
+  #groupTimes(): [string, number, number][] {
     const groups: [string, number, number][] = [];
     for (const g of this.#groups.values()) if (g.key !== "") groups.push([g.key, g.pushTime, g.failureTime]);
-    return { families, series: this.#seriesCount, counters: this.#counters, groups };
+    return groups;
   }
 
   /**
@@ -738,7 +736,7 @@ export class Aggregator extends DurableObject<Env> {
     const families: ShardFamily[] = [];
     for (const state of this.#families.values()) families.push(this.#shardFamily(state));
     const stale: StaleSeries[] = this.#store.tombstones().map((row) => ({ family: row.family, type: row.type, key: row.labels, value: valueOf(row) }));
-    return { families, stale, upTo: Date.now(), counters: this.#counters, series: this.#seriesCount };
+    return { families, stale, upTo: Date.now(), counters: this.#counters, series: this.#seriesCount, groups: this.#groupTimes() };
   }
 
   /**

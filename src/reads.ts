@@ -7,7 +7,7 @@ import type { GroupView, ShardCatalog, ShardSnapshot, StatusView } from "./aggre
 import { renderFamily, renderHeader, renderSeries } from "./exposition/format";
 import type { MetricType } from "./model";
 import type { StaleSeries } from "./remote-write/write-request";
-import { newCounters, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
+import { newCounters, pushTimeFamilies, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
 import { mergeShardFamilies, type ShardFamily } from "./shard-merge";
 import { allShards, shardStub } from "./shards";
 
@@ -56,32 +56,11 @@ export async function scrapeShards(env: Env, shards: number, format: ExpositionF
     }
   }
   out.push(["metrics_gateway_", renderSelfMetrics({ families: holders.size, series, counters: sumCounters(catalogs.map((c) => c.counters)) }, openmetrics)]);
-  out.push(...pushTimeFamilies(catalogs.map((c) => c.groups), openmetrics));
+  for (const f of pushTimeFamilies(catalogs.map((c) => c.groups))) out.push([f.name, renderFamily(f, openmetrics)]);
   out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const chunks = out.map(([, t]) => t);
   if (openmetrics) chunks.push("# EOF\n");
   return chunks;
-}
-
-/** The Pushgateway's per-group push times, the latest per group across shards. */
-function pushTimeFamilies(perShard: [string, number, number][][], openmetrics: boolean): [string, string][] {
-  const groups = new Map<string, [number, number]>();
-  for (const list of perShard) {
-    for (const [key, push, failure] of list) {
-      const seen = groups.get(key);
-      groups.set(key, [Math.max(seen?.[0] ?? 0, push), Math.max(seen?.[1] ?? 0, failure)]);
-    }
-  }
-  if (groups.size === 0) return [];
-  const keys = [...groups.keys()].sort();
-  const family = (name: string, help: string, pick: 0 | 1): [string, string] => [
-    name,
-    renderFamily({ name, type: "gauge", help, unit: "", series: keys.map((k) => [k, (groups.get(k)?.[pick] ?? 0) / 1000] as const) }, openmetrics),
-  ];
-  return [
-    family("push_failure_time_seconds", "Last Unix time when changing this group failed.", 1),
-    family("push_time_seconds", "Last Unix time when changing this group succeeded.", 0),
-  ];
 }
 
 /** Shards' push counters added up; the export's counters are shard 0's (it runs the export bookkeeping). */
@@ -117,6 +96,8 @@ export async function snapshotShards(env: Env, shards: number): Promise<MergedSn
     families.push({ name: merged.name, type: merged.type, help: merged.help, unit: merged.unit, series: merged.series.map(([k, v]) => [k, v]) });
   }
   families.push(...selfFamilies({ families: named.size, series, counters: sumCounters(snaps.map((s) => s.counters)) }));
+  // Prometheus learns of groups through the export when nothing scrapes the gateway: their push times go too.
+  families.push(...pushTimeFamilies(snaps.map((s) => s.groups)));
   // A series deleted on one shard but still held by another is not stale.
   const stale: StaleSeries[] = [];
   const seen = new Set<string>();

@@ -137,3 +137,27 @@ export function renderSelfMetrics(stats: SelfStats, openmetrics: boolean): strin
     .map((f) => renderFamily(f, openmetrics))
     .join("");
 }
+
+/** The Pushgateway's per-group push times (seconds), the latest per group across shards, sorted by group. */
+export function pushTimeFamilies(perShard: readonly (readonly [string, number, number][])[]): SelfFamily[] {
+  const groups = new Map<string, [number, number]>();
+  for (const list of perShard) {
+    for (const [key, push, failure] of list) {
+      const seen = groups.get(key);
+      groups.set(key, [Math.max(seen?.[0] ?? 0, push), Math.max(seen?.[1] ?? 0, failure)]);
+    }
+  }
+  if (groups.size === 0) return [];
+  const keys = [...groups.keys()].sort();
+  const family = (name: string, help: string, pick: 0 | 1): SelfFamily => ({
+    name,
+    type: "gauge",
+    help,
+    unit: "",
+    series: keys.map((k) => [k, (groups.get(k)?.[pick] ?? 0) / 1000]),
+  });
+  return [
+    family("push_failure_time_seconds", "Last Unix time when changing this group failed.", 1),
+    family("push_time_seconds", "Last Unix time when changing this group succeeded.", 0),
+  ];
+}

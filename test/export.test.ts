@@ -98,6 +98,16 @@ describe("cron export", () => {
     expect(page).toContain("Last run: <strong>succeeded at");
   });
 
+  it("exports the groups' push times, so 'time() - push_time_seconds' alerts work without a scrape", async () => {
+    const before = Date.now();
+    await gw.push("batch_total 1\n", { group: { job: "nightly" } });
+    const received = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now());
+    const push = find(received[0]?.request ?? { series: [], metadata: [] }, 'push_time_seconds{job="nightly"}');
+    expect(push?.samples[0]?.value).toBeGreaterThanOrEqual(Math.floor(before / 1000));
+    expect(find(received[0]?.request ?? { series: [], metadata: [] }, 'push_failure_time_seconds{job="nightly"}')?.samples[0]?.value).toBe(0);
+  });
+
   it("authenticates with Basic when a user is set, Bearer with only a token", async () => {
     await gw.inc("a_total");
     const basic = receiver([() => new Response(null, { status: 200 })]);
