@@ -54,6 +54,9 @@ const PUT_SIZES = [
 ];
 const REPEATS = 3;
 const MAX_BODY_BYTES = 32 * 1024 * 1024; // the 110k-series body is ~8 MB; the default limit is 10 MiB
+// (c) may hash to the shard that holds the 110k preload: 210k series in one shard, over the default
+// MAX_SERIES (150,000 per shard). 210k series of these label sets still fit one 32 MiB RPC value.
+const MAX_SERIES = 400_000;
 
 const wranglerToml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
 const COMPAT_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(wranglerToml)?.[1];
@@ -684,7 +687,7 @@ async function runBare() {
         modules: true,
         scriptPath: join(OUT, "gateway", "index.js"),
         compatibilityDate: COMPAT_DATE,
-        bindings: { ...VARS, MAX_BODY_BYTES: String(MAX_BODY_BYTES) },
+        bindings: { ...VARS, MAX_BODY_BYTES: String(MAX_BODY_BYTES), MAX_SERIES: String(MAX_SERIES) },
         durableObjects: {
           AGGREGATOR: { className: "Aggregator", useSQLite: true },
           REGISTRY: { className: "TypeRegistry", useSQLite: true },
@@ -748,7 +751,7 @@ async function runDev() {
   const entry = startGroup(
     "wrangler-dev",
     WRANGLER,
-    ["dev", "-c", GATEWAY_CONFIG, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", tempDir("dev"), "--log-level", "error", "--inspector-port", String(inspectorPort), "--var", `MAX_BODY_BYTES:${MAX_BODY_BYTES}`],
+    ["dev", "-c", GATEWAY_CONFIG, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", tempDir("dev"), "--log-level", "error", "--inspector-port", String(inspectorPort), "--var", `MAX_BODY_BYTES:${MAX_BODY_BYTES}`, "--var", `MAX_SERIES:${MAX_SERIES}`],
     WRANGLER_ENV(),
   );
   const base = `http://127.0.0.1:${port}`;
@@ -946,7 +949,7 @@ function printTable(results, rows) {
   console.log("");
   console.log(`metrics-gateway vs Prometheus Pushgateway ${results.meta.pushgatewayVersion ?? ""} — ${results.meta.date}`);
   console.log(
-    `${results.meta.cpus} cores shared by the load tool and the servers; node ${results.meta.node}; SHARDS=${results.meta.shards}; MAX_BODY_BYTES=${MAX_BODY_BYTES} for the bench; ` +
+    `${results.meta.cpus} cores shared by the load tool and the servers; node ${results.meta.node}; SHARDS=${results.meta.shards}; MAX_BODY_BYTES=${MAX_BODY_BYTES} and MAX_SERIES=${MAX_SERIES} for the bench; ` +
       `load runs ${DURATION_S} s (${PUSH_CONNECTIONS} connections for a/b, ${RPC_CONNECTIONS} for e)`,
   );
   console.log("ratios: > 1 means metrics-gateway is better (req/s: ours/theirs; times, bytes, memory: theirs/ours)");

@@ -74,14 +74,17 @@ export async function waitFor(url: string, what: string, output: () => string, m
   throw new Error(`${what} did not come up at ${url}:\n${output()}`);
 }
 
-/** `wrangler dev` of this project with its state in `persistTo`, as `npm start` runs it. */
-export async function startGateway(persistTo: string, vars: Record<string, string> = {}): Promise<Server> {
+/**
+ * `wrangler dev` of this project with its state in `persistTo`, as `npm start` runs it. With
+ * `configs`, those wrangler configs are served together in one process, the first one answering.
+ */
+export async function startGateway(persistTo: string, vars: Record<string, string> = {}, configs: string[] = [], ready = "/-/healthy"): Promise<Server> {
   const port = await freePort();
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--log-level", "warn", "--inspector-port", String(await freePort())];
+  const args = ["dev", ...configs.flatMap((c) => ["-c", c]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--log-level", "warn", "--inspector-port", String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const { child, output } = start(join(ROOT, "node_modules/.bin/wrangler"), args);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/-/healthy`, "wrangler dev", output);
+  await waitFor(`${url}${ready}`, "wrangler dev", output);
   return { url, port, stop: () => stopGroup(child), output };
 }
 
