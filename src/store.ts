@@ -125,10 +125,6 @@ export class Store {
     );
   }
 
-  putSeries(family: string, labels: string, group: string, value: SeriesValue, updated: number): void {
-    this.putSeriesMany(family, group, [labels], [value], updated);
-  }
-
   /**
    * Upserts many series of one family with few statements: the rows go as one JSON array parameter
    * per ~512 KB, read back with `json_each` (Durable Objects allow at most 100 bound parameters, so
@@ -192,10 +188,6 @@ export class Store {
 
   setState(key: string, value: number): void {
     this.#sql.exec("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", key, value);
-  }
-
-  deleteSeries(family: string, labels: string): void {
-    this.#sql.exec("DELETE FROM series WHERE family = ? AND labels = ?", family, labels);
   }
 
   deleteFamily(name: string): void {
