@@ -84,8 +84,13 @@ export class Core {
   /** Deletes a group's series (the Pushgateway's `DELETE /metrics/job/...`) on every shard. */
   async deleteGroup(group: LabelPairs): Promise<DeleteResult> {
     const key = labelKey(group);
+    return this.#deleteOnEveryShard((shard) => shard.removeGroup(key));
+  }
+
+  /** Runs a delete on every shard, adds up what went, and frees the types of families no shard holds now. */
+  async #deleteOnEveryShard(remove: (shard: ReturnType<typeof shardStub>) => Promise<ShardDeleteResult>): Promise<DeleteResult> {
     const env = this.#env;
-    const results = (await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).removeGroup(key))) as ShardDeleteResult[];
+    const results = (await allShards(await shardsToRead(env), "delete", (i) => remove(shardStub(env, i)))) as ShardDeleteResult[];
     await this.#releaseUnused(results.flatMap((r) => r.emptied ?? []));
     return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
   }
@@ -117,6 +122,7 @@ export class Core {
     await this.#writes(list.map((op, i) => opFields(op, i)));
     return { applied: list.length };
   }
+
   async delete(name: unknown, labels: unknown): Promise<DeleteResult> {
     const pairs = this.#checked(() => {
       if (typeof name !== "string" || name === "") throw new GatewayError("BadRequest", `delete(name): name must be a metric name or "__all"`);
@@ -129,11 +135,8 @@ export class Core {
       checkMetricName(name, "delete(name)");
       return labelPairs(labels);
     });
-    const env = this.#env;
     const target = name as string;
-    const results = (await allShards(await shardsToRead(env), "delete", (i) => shardStub(env, i).remove(target, pairs))) as ShardDeleteResult[];
-    await this.#releaseUnused(results.flatMap((r) => r.emptied ?? []));
-    return { deleted: results.reduce((n, r) => n + r.deleted, 0) };
+    return this.#deleteOnEveryShard((shard) => shard.remove(target, pairs));
   }
 
   /** The exposition in parts (one per family), to stream or join. */
