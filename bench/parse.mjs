@@ -1,7 +1,7 @@
 // Exposition parser throughput: ours vs parse-prometheus-text-format vs a bare charCodeAt scan.
 //
 // Run: node bench/parse.mjs [--runs N]. As a module: `const r = await run({ runs: 7 })`.
-// Ours is bundled from src/exposition/parse.ts (and merge.ts) with esbuild into a temp dir, so the
+// Ours is bundled from src/wire/exposition/parse.ts (and merge.ts) with esbuild into a temp dir, so the
 // TypeScript is measured as the Worker would run it, without a build step.
 //
 // "ours" is parseExposition(body, "text") from string to families, each series with its canonical
@@ -19,11 +19,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const require = createRequire(import.meta.url);
 
-/** Bundles src/exposition/parse.ts and src/merge.ts into a temp dir and imports them. */
+/** Bundles src/wire/exposition/parse.ts and src/aggregator/merge.ts into a temp dir and imports them. */
 async function loadOurs() {
   const out = buildSync({
     stdin: {
-      contents: 'export { parseExposition } from "./src/exposition/parse.ts"; export { prepare } from "./src/merge.ts";',
+      contents: 'export { parseExposition } from "./src/wire/exposition/parse.ts"; export { prepare } from "./src/aggregator/merge.ts";',
       resolveDir: root,
       loader: "ts",
     },

@@ -25,7 +25,7 @@ async function loadEncoder() {
     write: false,
     platform: "neutral",
     target: "es2022",
-    entryPoints: [join(here, "../src/remote-write/write-request.ts")],
+    entryPoints: [join(here, "../src/wire/remote-write/write-request.ts")],
   });
   const out = join(here, "out");
   mkdirSync(out, { recursive: true });

@@ -1,7 +1,7 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { MIGRATIONS } from "../src/store";
+import { MIGRATIONS } from "../src/aggregator/store";
 import { rejection, withoutSelfMetrics } from "./helpers";
 
 const gw = exports.default;

@@ -1,7 +1,7 @@
 /** Pins the RPC contract: the entrypoint implements `rpc/`'s interface exactly (checked by tsc in `npm test`). */
 import { describe, expectTypeOf, it } from "vitest";
 import type { BatchResult, DeleteResult, Labels, MetricOp, MetricsBinding, MetricsGateway, PushOptions, PushResult, ScrapeOptions } from "../rpc";
-import type Gateway from "../src/index";
+import type Gateway from "../src/worker/entrypoint";
 
 describe("rpc contract", () => {
   it("is implemented by the default entrypoint", () => {

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import Gateway from "../src/index";
+import Gateway from "../src/worker/entrypoint";
 import { readCompressed, seriesName, type ReadRequest } from "./remote-write-reader";
 
 const gw = exports.default;

@@ -1,7 +1,7 @@
 // The OpenMetrics parser test vectors: every case must parse or fail exactly as the suite says.
 import { describe, expect, inject, it } from "vitest";
-import { GatewayError } from "../src/errors";
-import { parseExposition } from "../src/exposition/parse";
+import { GatewayError } from "../src/common/errors";
+import { parseExposition } from "../src/wire/exposition/parse";
 
 // What test/setup/vectors.ts provides is typed in test/provided.d.ts.
 const vectors = inject("openmetricsVectors");

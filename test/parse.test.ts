@@ -1,12 +1,12 @@
 // parseExposition (text 0.0.4 and OpenMetrics 1.0), its canonical label keys, parseNumber, and the name rules in names.ts.
 import { describe, expect, it } from "vitest";
-import { GatewayError } from "../src/errors";
-import { type ParseOptions, parseExposition, parseNumber } from "../src/exposition/parse";
-import { withGroupingLabels } from "../src/groups";
-import { labelKey, parseLabelKey } from "../src/labels";
-import { prepare } from "../src/merge";
-import type { Family, Histogram, LabelPairs, Summary } from "../src/model";
-import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/names";
+import { GatewayError } from "../src/common/errors";
+import { type ParseOptions, parseExposition, parseNumber } from "../src/wire/exposition/parse";
+import { withGroupingLabels } from "../src/wire/grouping";
+import { labelKey, parseLabelKey } from "../src/common/labels";
+import { prepare } from "../src/aggregator/merge";
+import type { Family, Histogram, LabelPairs, Summary } from "../src/common/model";
+import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/common/names";
 
 function text(body: string, options?: ParseOptions): Family[] {
   return parseExposition(body, "text", options);

@@ -1,10 +1,11 @@
 import { abortAllDurableObjects, createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { mergeShardFamilies } from "../src/shard-merge";
-import { labelKey } from "../src/labels";
-import { allShards, shardForGroup, shardName } from "../src/shards";
-import Gateway from "../src/index";
+import { mergeShardFamilies } from "../src/aggregator/shard-merge";
+import { labelKey } from "../src/common/labels";
+import { shardForGroup, shardName } from "../src/aggregator/objects";
+import { allShards } from "../src/worker/shards";
+import Gateway from "../src/worker/entrypoint";
 import { rejection, withoutSelfMetrics } from "./helpers";
 
 /** The gateway as deployed with SHARDS = n (the entrypoint class, called directly). */

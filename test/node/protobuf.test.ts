@@ -1,8 +1,8 @@
 /** Delimited MetricFamily decoding, against bodies encoded by an independent encoder: protobufjs on metrics.proto. */
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
-import { parseDelimitedProtobuf } from "../../src/exposition/protobuf";
-import type { Family } from "../../src/model";
+import { parseDelimitedProtobuf } from "../../src/wire/exposition/protobuf";
+import type { Family } from "../../src/common/model";
 import { thrown } from "./helpers";
 
 // prometheus/client_model io/prometheus/client/metrics.proto (v0.6), comments left out.

@@ -9,8 +9,8 @@ import {
   type EncodeResult,
   type ExportFamily,
   type StaleSeries,
-} from "../../src/remote-write/write-request";
-import { ProtoWriter } from "../../src/remote-write/protobuf";
+} from "../../src/wire/remote-write/write-request";
+import { ProtoWriter } from "../../src/wire/remote-write/protobuf";
 
 // The messages of prometheus/prompb types.proto and remote.proto that remote write 1.0 uses
 // (gogoproto options, exemplars and native histograms left out).

@@ -1,7 +1,7 @@
 /** Snappy request bodies: framed streams and bare blocks, checked against libsnappy vectors and snappyjs blocks. */
 import { compress, uncompress } from "snappyjs";
 import { describe, expect, it } from "vitest";
-import { decodeSnappy } from "../../src/snappy-framed";
+import { decodeSnappy } from "../../src/wire/snappy-framed";
 import { thrown } from "./helpers";
 
 /** CRC-32C computed bit by bit (not the module's table), masked as the framing format says. */

@@ -1,13 +1,13 @@
 /** The HTTP API: routes, content negotiation, and the one place errors become responses. */
-import type { ExpositionFormat, Labels, PushResult } from "../rpc";
-import { drain, readBytes, readText } from "./body";
+import type { ExpositionFormat, Labels, PushResult } from "../../rpc";
+import { drain, readBytes, readText } from "../wire/body";
 import { apiStatus, pushgatewayMetrics } from "./api";
-import type { Core, PushTarget } from "./core";
-import { parseGroupingPath } from "./groups";
-import { labelKey } from "./labels";
+import type { Core, PushTarget } from "./operations";
+import { parseGroupingPath } from "../wire/grouping";
+import { labelKey } from "../common/labels";
 import { statusPage } from "./status-page";
-import { GatewayError, statusOf } from "./errors";
-import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from "./exposition/format";
+import { GatewayError, statusOf } from "../common/errors";
+import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from "../wire/exposition/format";
 
 /** Answers one HTTP request; every error becomes a JSON body `{ error, message }` with its status. */
 export async function handleHttp(request: Request, core: Core, env: Env): Promise<Response> {

@@ -4,19 +4,18 @@
  * and renders the exposition.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { DeleteResult, ExpositionFormat, PushResult } from "../rpc";
-import { ERROR_STATUS, GatewayError, isErrorName } from "./errors";
-import type { ExportReport } from "./export";
-import { renderFamily, renderHeader, renderSeries, type SeriesValue } from "./exposition/format";
-import { includesAll, parseLabelKey } from "./labels";
+import type { DeleteResult, ExpositionFormat, PushResult } from "../../rpc";
+import { ERROR_STATUS, GatewayError, isErrorName } from "../common/errors";
+import { renderFamily, renderHeader, renderSeries, type SeriesValue } from "../wire/exposition/format";
+import { includesAll, parseLabelKey } from "../common/labels";
 import { merge, type PreparedFamily } from "./merge";
-import type { LabelPairs, MetricType } from "./model";
-import type { StaleSeries } from "./remote-write/write-request";
-import { newCounters, pushTimeFamilies, renderSelfMetrics, type Counters } from "./self-metrics";
+import type { LabelPairs, MetricType } from "../common/model";
+import type { StaleSeries } from "../wire/remote-write/write-request";
+import { newCounters, pushTimeFamilies, renderSelfMetrics, type Counters, type ExportReport } from "../common/self-metrics";
 import type { ShardFamily, ShardSeries } from "./shard-merge";
-import { REGISTRY_NAME, shardIndexOf, shardStub } from "./shards";
+import { REGISTRY_NAME, shardIndexOf, shardStub } from "./objects";
 import { Store, valueOf } from "./store";
-import type { TypeClaim } from "./type-registry";
+import type { TypeClaim } from "./registry";
 
 interface FamilyState {
   name: string;

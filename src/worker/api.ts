@@ -1,9 +1,9 @@
 /** The operators' JSON API, shaped like the Pushgateway's `/api/v1/metrics` and `/api/v1/status`. */
-import type { GroupView, StatusView } from "./aggregator";
-import { formatFloat, type SeriesValue } from "./exposition/format";
-import { parseLabelKey } from "./labels";
-import type { MetricType } from "./model";
-import { VERSION } from "./version";
+import type { GroupView, StatusView } from "../aggregator/aggregator";
+import { formatFloat, type SeriesValue } from "../wire/exposition/format";
+import { parseLabelKey } from "../common/labels";
+import type { MetricType } from "../common/model";
+import { VERSION } from "../common/version";
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 

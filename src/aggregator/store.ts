@@ -2,8 +2,8 @@
  * The aggregator's SQLite schema and statements: one row per family, one row per series.
  * See `docs/storage.md` for the tables and the migration history.
  */
-import type { SeriesValue } from "./exposition/format";
-import type { MetricType } from "./model";
+import type { SeriesValue } from "../wire/exposition/format";
+import type { MetricType } from "../common/model";
 
 /** Bumped with every schema change; `migrate` brings older databases forward. */
 export const SCHEMA_VERSION = 2;

@@ -6,10 +6,10 @@
 // The messages are proto2: every field is optional with presence, and absent fields take their defaults
 // (0, "", COUNTER) exactly as Go's `Get*()` accessors and its text encoder (expfmt) read them.
 
-import { GatewayError } from "../errors";
-import { labelKey, renderPair } from "../labels";
-import type { Family, Histogram, LabelPairs, MetricType, Summary } from "../model";
-import { checkLabelName, checkMetricName, labelNameProblem } from "../names";
+import { GatewayError } from "../../common/errors";
+import { labelKey, renderPair } from "../../common/labels";
+import type { Family, Histogram, LabelPairs, MetricType, Summary } from "../../common/model";
+import { checkLabelName, checkMetricName, labelNameProblem } from "../../common/names";
 
 /** Options of {@link parseDelimitedProtobuf}. */
 export interface ProtobufOptions {

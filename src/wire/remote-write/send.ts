@@ -4,7 +4,7 @@
  * `Retry-After`, all within a time budget.
  */
 import { compress } from "snappyjs";
-import { USER_AGENT } from "../version";
+import { USER_AGENT } from "../../common/version";
 import type { EncodedBatch } from "./write-request";
 
 export interface SendConfig {

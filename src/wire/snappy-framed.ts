@@ -9,7 +9,7 @@
 // no error), and reads declared lengths of 2^31 and above as negative numbers, which fail as a
 // RangeError instead of a limit. Snappy blocks are a few dozen lines to decode strictly.
 
-import { GatewayError } from "./errors";
+import { GatewayError } from "../common/errors";
 
 /** The framing format's stream identifier chunk: type 0xff, length 6, "sNaPpY". */
 const STREAM_IDENTIFIER = [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59];

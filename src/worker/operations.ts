@@ -2,21 +2,22 @@
  * The gateway's operations, shared by the RPC methods and the HTTP routes: validate and prepare in
  * the stateless Worker, then one call to the aggregator Durable Object.
  */
-import type { BatchResult, DeleteResult, ExpositionFormat, Labels, PushMode, PushResult } from "../rpc";
-import type { ApplyOptions, ShardDeleteResult, StatusView } from "./aggregator";
-import { utf8 } from "./body";
-import { GatewayError } from "./errors";
-import type { SeriesValue } from "./exposition/format";
-import { parseExposition } from "./exposition/parse";
-import { parseDelimitedProtobuf } from "./exposition/protobuf";
-import { dropCreatedGauges, withGroupingLabels } from "./groups";
-import { labelKey } from "./labels";
-import { MAX_KEY_CHARS, checkNotReserved, merge, packArrays, prepare, type PreparedFamily } from "./merge";
-import type { Family, LabelPairs, MetricType } from "./model";
-import { checkLabelName, checkMetricName } from "./names";
+import type { BatchResult, DeleteResult, ExpositionFormat, Labels, PushMode, PushResult } from "../../rpc";
+import type { ApplyOptions, ShardDeleteResult, StatusView } from "../aggregator/aggregator";
+import { utf8 } from "../wire/body";
+import { GatewayError } from "../common/errors";
+import type { SeriesValue } from "../wire/exposition/format";
+import { parseExposition } from "../wire/exposition/parse";
+import { parseDelimitedProtobuf } from "../wire/exposition/protobuf";
+import { dropCreatedGauges, withGroupingLabels } from "../wire/grouping";
+import { labelKey } from "../common/labels";
+import { MAX_KEY_CHARS, checkNotReserved, merge, packArrays, prepare, type PreparedFamily } from "../aggregator/merge";
+import type { Family, LabelPairs, MetricType } from "../common/model";
+import { checkLabelName, checkMetricName } from "../common/names";
 import { groupCommit } from "./group-commit";
 import { scrapeShards, statusShards } from "./reads";
-import { REGISTRY_NAME, allShards, configuredShards, shardForGroup, shardStub, shardsToRead } from "./shards";
+import { REGISTRY_NAME, shardForGroup, shardStub } from "../aggregator/objects";
+import { allShards, configuredShards, shardsToRead } from "./shards";
 
 /** prom-client's default histogram buckets, used when `observe` is given none. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,7 +1,7 @@
 /** Canonical label keys: a series' labels sorted by name and rendered as exposition text. */
 import type { LabelPairs } from "./model";
 import { isLegacyLabelName } from "./names";
-import { escapeLabelValue } from "./exposition/escape";
+import { escapeLabelValue } from "../wire/exposition/escape";
 
 /**
  * The canonical key of a label set: pairs sorted by name, rendered exactly as they appear between

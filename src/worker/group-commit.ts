@@ -10,10 +10,10 @@
  * result object), and each caller checks for its outcome on timers of its own, backing off from
  * 1 ms to {@link MAX_POLL_MS}: a few wake-ups per write, far cheaper than a call per write.
  */
-import type { ApplyOptions, ShardPushResult } from "./aggregator";
-import { GatewayError, isErrorName } from "./errors";
-import type { PreparedFamily } from "./merge";
-import { shardStub } from "./shards";
+import type { ApplyOptions, ShardPushResult } from "../aggregator/aggregator";
+import { GatewayError, isErrorName } from "../common/errors";
+import type { PreparedFamily } from "../aggregator/merge";
+import { shardStub } from "../aggregator/objects";
 
 /**
  * How long the first write of a batch waits for others. Sending at once when nothing was in flight

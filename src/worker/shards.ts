@@ -2,41 +2,13 @@
  * Shards: which aggregator object a write goes to, which ones a read must cover, and calling them
  * all with a deadline so a slow or failing shard is an error, never a silently partial answer.
  */
-import { GatewayError } from "./errors";
-
-/** The type registry object's name. */
-export const REGISTRY_NAME = "registry";
-
-/** Shard 0 keeps the name the single aggregator always had, so its data is found without a migration. */
-export function shardName(index: number): string {
-  return index === 0 ? "aggregator" : `aggregator-${index}`;
-}
-
-/** A shard's index from its object name (-1 for an object that is not a named shard, as in some tests). */
-export function shardIndexOf(name: string | undefined): number {
-  if (name === "aggregator") return 0;
-  const m = /^aggregator-(\d+)$/.exec(name ?? "");
-  return m === null ? -1 : Number(m[1]);
-}
-
-export function shardStub(env: Env, index: number) {
-  return env.AGGREGATOR.getByName(shardName(index));
-}
+import { GatewayError } from "../common/errors";
+import { REGISTRY_NAME } from "../aggregator/objects";
 
 /** The SHARDS setting: how many shards writes are spread over. */
 export function configuredShards(env: Env): number {
   const n = Math.floor(Number(env.SHARDS));
   return Number.isFinite(n) && n >= 1 ? n : 1;
-}
-
-/** The shard a Pushgateway group lives on (FNV-1a of its grouping key), so PUT and DELETE stay atomic. */
-export function shardForGroup(groupKey: string, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < groupKey.length; i++) {
-    h ^= groupKey.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
 }
 
 const READ_CACHE_MS = 30_000;

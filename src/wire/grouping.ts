@@ -2,10 +2,10 @@
  * Pushgateway grouping keys: the `/metrics/job/<job>{/<label>/<value>}` path, the labels it adds to
  * every pushed series, and the Python client's `_created` gauges that make no sense once aggregated.
  */
-import { GatewayError } from "./errors";
-import { groupedLabelKey, parseLabelKey } from "./labels";
-import type { Family, LabelPairs } from "./model";
-import { checkLabelName } from "./names";
+import { GatewayError } from "../common/errors";
+import { groupedLabelKey, parseLabelKey } from "../common/labels";
+import type { Family, LabelPairs } from "../common/model";
+import { checkLabelName } from "../common/names";
 
 /**
  * The grouping labels of a push path after `/metrics/`, e.g. `job/batch/instance/a%2Fb` or

@@ -1,6 +1,6 @@
 /** Renders stored families as Prometheus text 0.0.4 or OpenMetrics 1.0 exposition. */
-import type { MetricType } from "../model";
-import { isLegacyMetricName } from "../names";
+import type { MetricType } from "../../common/model";
+import { isLegacyMetricName } from "../../common/names";
 import { escapeHelp, escapeLabelValue } from "./escape";
 
 /** A series' stored value: a number for counters, gauges and untyped; packed arrays otherwise. */

@@ -2,14 +2,15 @@
  * Reads across shards: the scrape (families one shard holds come as that shard's cached text, the
  * rest are merged with the aggregation rules), the export snapshot, and the operators' status.
  */
-import type { ExpositionFormat } from "../rpc";
-import type { GroupView, ShardCatalog, ShardSnapshot, StatusView } from "./aggregator";
-import { renderFamily, renderHeader, renderSeries } from "./exposition/format";
-import type { MetricType } from "./model";
-import type { StaleSeries } from "./remote-write/write-request";
-import { newCounters, pushTimeFamilies, renderSelfMetrics, selfFamilies, type Counters } from "./self-metrics";
-import { mergeShardFamilies, type ShardFamily } from "./shard-merge";
-import { allShards, shardStub } from "./shards";
+import type { ExpositionFormat } from "../../rpc";
+import type { GroupView, ShardCatalog, ShardSnapshot, StatusView } from "../aggregator/aggregator";
+import { renderFamily, renderHeader, renderSeries } from "../wire/exposition/format";
+import type { MetricType } from "../common/model";
+import type { StaleSeries } from "../wire/remote-write/write-request";
+import { newCounters, pushTimeFamilies, renderSelfMetrics, selfFamilies, type Counters } from "../common/self-metrics";
+import { mergeShardFamilies, type ShardFamily } from "../aggregator/shard-merge";
+import { shardStub } from "../aggregator/objects";
+import { allShards } from "./shards";
 
 /** The exposition of everything the shards hold, families by name, series by labels, in parts to stream. */
 export async function scrapeShards(env: Env, shards: number, format: ExpositionFormat): Promise<string[]> {

@@ -3,8 +3,8 @@
  * untyped, histogram buckets and summary sum/count add up; gauges and summary quantiles take the
  * most recently written value.
  */
-import type { SeriesValue } from "./exposition/format";
-import type { MetricType } from "./model";
+import type { SeriesValue } from "../wire/exposition/format";
+import type { MetricType } from "../common/model";
 
 /** One series as a shard reports it: label key, value, last write (ms since the epoch). */
 export type ShardSeries = [key: string, value: SeriesValue, updated: number];

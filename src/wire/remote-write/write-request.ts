@@ -1,6 +1,6 @@
 /** Encodes stored families as remote-write 1.0 `WriteRequest` bodies: labels, stale markers, metadata, batches. */
 import type { SeriesValue } from "../exposition/format";
-import type { MetricType } from "../model";
+import type { MetricType } from "../../common/model";
 import { ProtoWriter, encodeVarint, putVarint, varintSize } from "./protobuf";
 
 /** The stale-marker NaN Prometheus recognises (`value.StaleNaN`); only exact bits count. */

@@ -6,9 +6,9 @@
  * shards ever written to, so reads find every shard after SHARDS is lowered.
  */
 import { DurableObject } from "cloudflare:workers";
-import { GatewayError } from "./errors";
-import type { MetricType } from "./model";
-import { shardStub } from "./shards";
+import { GatewayError } from "../common/errors";
+import type { MetricType } from "../common/model";
+import { shardStub } from "./objects";
 
 /** A family a shard is about to create, and the type it will have. */
 export interface TypeClaim {

@@ -3,16 +3,11 @@
  * SECRET_PROM_ENDPOINT, and report the outcome back to the aggregator.
  */
 import { snapshotShards } from "./reads";
-import { sendBatches, type SendConfig, type SendDeps, type SendResult } from "./remote-write/send";
-import { encodeWriteRequests } from "./remote-write/write-request";
-import { allShards, shardStub, shardsToRead } from "./shards";
-
-/** What the export reports back to the aggregator. */
-export interface ExportReport extends SendResult {
-  timestampMs: number;
-  dropped: Record<string, number>;
-  durationMs: number;
-}
+import { sendBatches, type SendConfig, type SendDeps } from "../wire/remote-write/send";
+import { encodeWriteRequests } from "../wire/remote-write/write-request";
+import { shardStub } from "../aggregator/objects";
+import type { ExportReport } from "../common/self-metrics";
+import { allShards, shardsToRead } from "./shards";
 
 /** The export's settings from the environment, or undefined when no endpoint is configured. */
 export function exportConfig(env: Env): (SendConfig & { batchSize: number }) | undefined {

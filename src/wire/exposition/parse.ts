@@ -1,9 +1,9 @@
 /** Parses pushed bodies, Prometheus text format 0.0.4 and OpenMetrics 1.0, in one pass over the string. */
 
-import { GatewayError, parseError } from "../errors";
-import { groupedLabelKey, labelKey, renderPair } from "../labels";
-import type { Family, Histogram, LabelPairs, MetricType, Summary } from "../model";
-import { isLegacyLabelName, labelNameProblem, metricNameProblem } from "../names";
+import { GatewayError, parseError } from "../../common/errors";
+import { groupedLabelKey, labelKey, renderPair } from "../../common/labels";
+import type { Family, Histogram, LabelPairs, MetricType, Summary } from "../../common/model";
+import { isLegacyLabelName, labelNameProblem, metricNameProblem } from "../../common/names";
 
 /** Options of {@link parseExposition}. */
 export interface ParseOptions {

@@ -1,6 +1,6 @@
 /** The status page at `GET /`: one self-contained HTML document (no external assets). */
-import type { StatusView } from "./aggregator";
-import { parseLabelKey } from "./labels";
+import type { StatusView } from "../aggregator/aggregator";
+import { parseLabelKey } from "../common/labels";
 
 /** The page for a person: what is stored, the groups and their last pushes, the last export. */
 export function statusPage(status: StatusView, env: Env): string {

@@ -3,9 +3,9 @@
  * them onto what is stored (counters and untyped summed, gauges replaced, histograms summed bucket
  * by bucket, summaries' sum and count summed with quantiles replaced).
  */
-import { GatewayError } from "./errors";
-import type { SeriesValue } from "./exposition/format";
-import type { Family, MetricType } from "./model";
+import { GatewayError } from "../common/errors";
+import type { SeriesValue } from "../wire/exposition/format";
+import type { Family, MetricType } from "../common/model";
 
 /** One family of a push, ready to apply: label keys checked, values packed. */
 export interface PreparedFamily {

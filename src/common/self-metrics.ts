@@ -1,9 +1,9 @@
 /** The gateway's own metrics (`metrics_gateway_*`), in every scrape and every remote-write export. */
 import type { ErrorName } from "./errors";
-import { renderFamily, type SeriesValue } from "./exposition/format";
+import { renderFamily, type SeriesValue } from "../wire/exposition/format";
 import { renderPair } from "./labels";
 import type { MetricType } from "./model";
-import type { AttemptOutcome } from "./remote-write/send";
+import type { AttemptOutcome, SendResult } from "../wire/remote-write/send";
 
 /** In-memory counters of an aggregator; they restart from zero with the object, as process counters do. */
 export interface Counters {
@@ -160,4 +160,11 @@ export function pushTimeFamilies(perShard: readonly (readonly [string, number, n
     family("push_failure_time_seconds", "Last Unix time when changing this group failed.", 1),
     family("push_time_seconds", "Last Unix time when changing this group succeeded.", 0),
   ];
+}
+
+/** What an export run reports back to the aggregator shards. */
+export interface ExportReport extends SendResult {
+  timestampMs: number;
+  dropped: Record<string, number>;
+  durationMs: number;
 }

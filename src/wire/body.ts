@@ -1,5 +1,5 @@
 /** Reads request bodies within a byte limit, decompressing gzip and snappy, and always leaves the stream consumed. */
-import { GatewayError } from "./errors";
+import { GatewayError } from "../common/errors";
 import { decodeSnappy } from "./snappy-framed";
 
 /**
