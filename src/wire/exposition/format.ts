@@ -1,7 +1,15 @@
-/** Renders stored families as Prometheus text 0.0.4 or OpenMetrics 1.0 exposition. */
+/**
+ * Renders stored families as Prometheus text 0.0.4 or OpenMetrics 1.0 exposition that every parser
+ * of the format reads, whatever was stored: names escaped for the scraper, and series whose values
+ * OpenMetrics cannot carry left out of OpenMetrics output (and counted).
+ */
 import type { MetricType } from "../../common/model";
 import { isLegacyMetricName } from "../../common/names";
 import { escapeHelp, escapeLabelValue } from "./escape";
+import { type EscapingScheme, escapeKeyChecked, escapeMetricName } from "./escaping";
+import { formatFloat, formatOpenMetricsFloat, formatSampleValue } from "./float";
+
+export { formatFloat } from "./float";
 
 /** A series' stored value: a number for counters, gauges and untyped; packed arrays otherwise. */
 export type SeriesValue = number | Float64Array;
@@ -19,89 +27,345 @@ export interface FamilyView {
 export const TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/** What to render: the format, and how names outside the legacy charset are written. */
+export interface RenderOptions {
+  /** OpenMetrics 1.0 instead of text 0.0.4. */
+  readonly openmetrics: boolean;
+  /**
+   * `allow-utf-8` quotes such names (`{"my.metric","k8s.pod"="x"} 1`: only Prometheus 3 reads
+   * that); the other schemes escape them (see escaping.ts), which every parser reads.
+   */
+  readonly escaping: EscapingScheme;
+}
+
 /**
- * A float as the exposition formats write it: Go-compatible decimal or exponent form,
- * `NaN`, `+Inf`, `-Inf`.
+ * Why the renderer left a series out. The first three apply to every format when names are
+ * escaped (never with `allow-utf-8`); the `OpenMetrics only` ones leave the series out of
+ * OpenMetrics output only (text output keeps it: text has no such rules); `malformed_value`
+ * applies to both; `name_clash` is for callers of {@link claimFamilyNames}. When several apply,
+ * the first in this list is counted.
  */
-export function formatFloat(v: number): string {
-  if (Number.isFinite(v)) return String(v);
-  if (Number.isNaN(v)) return "NaN";
-  return v > 0 ? "+Inf" : "-Inf";
+export type OmissionReason =
+  /** The stored value does not fit the family's type (a number in a histogram, an array of the wrong length). */
+  | "malformed_value"
+  /** OpenMetrics only: a histogram's bounds are not strictly increasing, hold NaN or do not end with `+Inf`; or its bucket counts decrease; or its `_count` is not its `+Inf` bucket. */
+  | "malformed_buckets"
+  /** OpenMetrics only: a histogram with a negative bound (OpenMetrics forbids `_sum` then, and the gateway always holds one). */
+  | "negative_bucket_with_sum"
+  /** OpenMetrics only: a summary's `quantile` is NaN or outside [0, 1]. */
+  | "quantile_out_of_range"
+  /** OpenMetrics only: NaN in a counter, or in a histogram's or summary's `_sum`, `_count` or bucket count. */
+  | "nan_counter_like"
+  /** OpenMetrics only: a negative counter, `_sum`, `_count` or bucket count (the untyped and gauge values may be negative). */
+  | "negative_counter_like"
+  /** OpenMetrics only: a `_count` or bucket count that is not an integer (`+Inf` included). */
+  | "non_integer_count"
+  /** OpenMetrics only: a negative summary quantile value (NaN is allowed). */
+  | "negative_quantile_value"
+  /** Escaped names: two label names of the series escape to the same name (`a.b` and `a_b` with `underscores`). */
+  | "escaped_label_clash"
+  /** Escaped names: a label name escapes to `__name__` (`..name__` with `underscores`). */
+  | "escaped_reserved_label"
+  /** Escaped names: the series' escaped labels equal an earlier series' in the same family (`{"a.b"="1"}` after `{a_b="1"}`); the first is kept. */
+  | "escaped_series_clash"
+  /** The family's names (escaped, with their suffixes) collide with an earlier family's: see {@link claimFamilyNames}. */
+  | "name_clash";
+
+/** Series left out, counted by reason; the renderer adds to what is there. */
+export type Omitted = { [R in OmissionReason]?: number };
+
+const TEXT: RenderOptions = { openmetrics: false, escaping: "allow-utf-8" };
+const OPENMETRICS: RenderOptions = { openmetrics: true, escaping: "allow-utf-8" };
+
+/** The boolean form of the API means UTF-8 names quoted, as the renderer always wrote them. */
+function toOptions(options: boolean | RenderOptions): RenderOptions {
+  if (typeof options !== "boolean") return options;
+  return options ? OPENMETRICS : TEXT;
 }
 
 /**
  * One family as exposition text, HELP and TYPE lines first, each line ending in `\n`.
  * Histograms are packed `[sum, count, bound0..boundN, count0..countN]` (cumulative counts);
- * summaries `[sum, count, q0..qN, value0..valueN]`.
+ * summaries `[sum, count, q0..qN, value0..valueN]`. With a boolean, UTF-8 names are quoted
+ * (`{ openmetrics, escaping: "allow-utf-8" }`).
+ *
+ * @example
+ * renderFamily({ name: "k8s.pods", type: "gauge", help: "", unit: "", series: [['"k8s.ns"="a"', 3]] },
+ *   { openmetrics: false, escaping: "underscores" });
+ * // '# HELP k8s_pods \n# TYPE k8s_pods gauge\nk8s_pods{k8s_ns="a"} 3\n'
  */
-export function renderFamily(family: FamilyView, openmetrics: boolean): string {
-  return renderHeader(family, openmetrics) + renderSeries(family, openmetrics);
+export function renderFamily(family: FamilyView, openmetrics: boolean): string;
+export function renderFamily(family: FamilyView, options: RenderOptions, omitted?: Omitted): string;
+export function renderFamily(family: FamilyView, options: boolean | RenderOptions, omitted?: Omitted): string {
+  const o = toOptions(options);
+  return renderHeader(family, o) + renderSeries(family, o, omitted);
 }
 
-/** OpenMetrics names a counter family without `_total` and its samples with it. */
-function names(family: Pick<FamilyView, "name" | "type">, openmetrics: boolean): { base: string; sample: string } {
-  if (!openmetrics || family.type !== "counter") return { base: family.name, sample: family.name };
-  const base = family.name.endsWith("_total") ? family.name.slice(0, -6) : family.name;
+/** A family's exposed name, and in OpenMetrics the name of its counter samples. */
+interface Names {
+  /** The family name of HELP/TYPE/UNIT lines (an OpenMetrics counter's without `_total`). */
+  base: string;
+  /** The sample name of counters, gauges and untyped. */
+  sample: string;
+}
+
+/**
+ * Escaped first, as prometheus/common escapes the family before its encoders add suffixes: a
+ * counter `a.b_total` is `U__a_2e_b__total` in text and the same samples in OpenMetrics.
+ */
+function exposedNames(family: Pick<FamilyView, "name" | "type">, o: RenderOptions): Names {
+  const name = escapeMetricName(family.name, o.escaping);
+  if (!o.openmetrics || family.type !== "counter") return { base: name, sample: name };
+  // A counter named just `_total` keeps its name as the family's: an empty family name is no name.
+  const base = name.endsWith("_total") && name.length > 6 ? name.slice(0, -6) : name;
   return { base, sample: `${base}_total` };
 }
 
-/** The HELP, TYPE (and in OpenMetrics, UNIT) lines of a family. */
-export function renderHeader(family: Omit<FamilyView, "series">, openmetrics: boolean): string {
-  const { base } = names(family, openmetrics);
-  const typeWord = openmetrics && family.type === "untyped" ? "unknown" : family.type;
-  const quoted = isLegacyMetricName(base) ? base : `"${escapeLabelValue(base)}"`;
-  let out = `# HELP ${quoted} ${escapeHelp(family.help, openmetrics)}\n# TYPE ${quoted} ${typeWord}\n`;
-  if (openmetrics && family.unit !== "") out += `# UNIT ${quoted} ${family.unit}\n`;
+/** A name as HELP/TYPE/UNIT lines write it: quoted unless legacy. */
+function shownName(name: string): string {
+  return isLegacyMetricName(name) ? name : `"${escapeLabelValue(name)}"`;
+}
+
+/**
+ * The HELP, TYPE (and in OpenMetrics, UNIT) lines of a family. HELP is always written (empty text
+ * too, as `# HELP name ` with its space, which OpenMetrics requires). UNIT is written only when it
+ * is a valid unit that suffixes the family name, as OpenMetrics requires; otherwise it is left out
+ * (the samples are not).
+ *
+ * @example renderHeader({ name: "up", type: "untyped", help: "a\\b", unit: "" }, { openmetrics: true, escaping: "underscores" })
+ * // '# HELP up a\\\\b\n# TYPE up unknown\n'
+ */
+export function renderHeader(family: Omit<FamilyView, "series">, openmetrics: boolean): string;
+export function renderHeader(family: Omit<FamilyView, "series">, options: RenderOptions): string;
+export function renderHeader(family: Omit<FamilyView, "series">, options: boolean | RenderOptions): string {
+  const o = toOptions(options);
+  const { base } = exposedNames(family, o);
+  const typeWord = o.openmetrics && family.type === "untyped" ? "unknown" : family.type;
+  const shown = shownName(base);
+  let out = `# HELP ${shown} ${escapeHelp(family.help, o.openmetrics)}\n# TYPE ${shown} ${typeWord}\n`;
+  if (o.openmetrics && unitFits(base, family.unit)) out += `# UNIT ${shown} ${family.unit}\n`;
   return out;
 }
 
-/** The sample lines of a family's series, in the order given. */
-export function renderSeries(family: FamilyView, openmetrics: boolean): string {
+const UNIT = /^[a-zA-Z0-9_:]+$/;
+
+/** OpenMetrics: a unit is metric-name characters and the family name must end in `_<unit>`. */
+function unitFits(base: string, unit: string): boolean {
+  return unit !== "" && UNIT.test(unit) && base.endsWith(`_${unit}`);
+}
+
+/**
+ * The sample lines of a family's series, in the order given. With `options`, series are left
+ * out as {@link OmissionReason} says and counted in `omitted` (when given).
+ *
+ * @example
+ * const omitted: Omitted = {};
+ * renderSeries({ name: "jobs_total", type: "counter", help: "", unit: "", series: [["", 3], ['a="x"', -1]] },
+ *   { openmetrics: true, escaping: "underscores" }, omitted);
+ * // 'jobs_total 3\n', omitted = { negative_counter_like: 1 }
+ */
+export function renderSeries(family: FamilyView, openmetrics: boolean): string;
+export function renderSeries(family: FamilyView, options: RenderOptions, omitted?: Omitted): string;
+export function renderSeries(family: FamilyView, options: boolean | RenderOptions, omitted?: Omitted): string {
+  const o = toOptions(options);
+  const om = o.openmetrics;
   const { type } = family;
-  const { base, sample } = names(family, openmetrics);
+  const { base, sample } = exposedNames(family, o);
+  const keys = o.escaping === "allow-utf-8" ? undefined : new EscapedKeys(o.escaping);
+  const omit = (reason: OmissionReason): void => {
+    if (omitted !== undefined) omitted[reason] = (omitted[reason] ?? 0) + 1;
+  };
   let out = "";
   if (type === "histogram" || type === "summary") {
-    const bucket = sampleStart(`${base}_bucket`);
-    const sum = sampleStart(`${base}_sum`);
-    const count = sampleStart(`${base}_count`);
-    const quantile = sampleStart(base);
-    const extra = type === "histogram" ? "le" : "quantile";
+    const histogram = type === "histogram";
+    const points = start(histogram ? `${base}_bucket` : base);
+    const sum = start(`${base}_sum`);
+    const count = start(`${base}_count`);
+    const extra = histogram ? 'le="' : 'quantile="';
     for (const [key, value] of family.series) {
-      if (typeof value === "number") continue;
-      const n = (value.length - 2) >> 1;
-      const prefix = type === "histogram" ? bucket : quantile;
-      for (let i = 0; i < n; i++) {
-        const at = formatFloat(value[2 + i] ?? NaN);
-        out += `${prefix.open}${prefix.sep(key)}${key}${key === "" && !prefix.quoted ? "" : ","}${extra}="${at}"} ${formatFloat(value[2 + n + i] ?? NaN)}\n`;
+      if (typeof value === "number" || value.length < 2 || (value.length & 1) !== 0) {
+        omit("malformed_value");
+        continue;
       }
-      out += `${line(sum, key)} ${formatFloat(value[0] ?? NaN)}\n`;
-      out += `${line(count, key)} ${formatFloat(value[1] ?? NaN)}\n`;
+      const n = (value.length - 2) >> 1;
+      if (om) {
+        const problem = histogram ? histogramProblem(value, n) : summaryProblem(value, n);
+        if (problem !== undefined) {
+          omit(problem);
+          continue;
+        }
+      }
+      let k = key;
+      if (keys !== undefined) {
+        const r = keys.take(key);
+        if (typeof r !== "string") {
+          omit(r.reason);
+          continue;
+        }
+        k = r;
+      }
+      const open = k === "" ? points.open : `${points.open}${k},`;
+      for (let i = 0; i < n; i++) {
+        const at = value[2 + i] ?? NaN;
+        // Text keeps the form it always had (Prometheus 2 stores `le` as written, so a change would
+        // split series); OpenMetrics requires the canonical form (`1.0`, `+Inf`).
+        out += `${open}${extra}${om ? formatOpenMetricsFloat(at) : formatFloat(at)}"} ${formatSampleValue(value[2 + n + i] ?? NaN, om)}\n`;
+      }
+      out += `${line(sum, k)} ${formatSampleValue(value[0] ?? NaN, om)}\n`;
+      out += `${line(count, k)} ${formatSampleValue(value[1] ?? NaN, om)}\n`;
     }
   } else {
-    const start = sampleStart(sample);
+    const s = start(sample);
+    const counter = om && type === "counter";
     for (const [key, value] of family.series) {
-      if (typeof value !== "number") continue;
-      out += `${line(start, key)} ${formatFloat(value)}\n`;
+      if (typeof value !== "number") {
+        omit("malformed_value");
+        continue;
+      }
+      if (counter && !(value >= 0)) {
+        omit(value !== value ? "nan_counter_like" : "negative_counter_like");
+        continue;
+      }
+      let k = key;
+      if (keys !== undefined) {
+        const r = keys.take(key);
+        if (typeof r !== "string") {
+          omit(r.reason);
+          continue;
+        }
+        k = r;
+      }
+      out += `${line(s, k)} ${formatSampleValue(value, om)}\n`;
     }
   }
   return out;
 }
 
+/** How a sample name starts a line: `name{` / `name`, or for a quoted name `{"my.name",` / `{"my.name"}`. */
 interface SampleStart {
-  /** `name{` or `{"name"` */
+  /** Followed by the labels and `}`. */
   open: string;
-  quoted: boolean;
-  sep(key: string): string;
+  /** The whole name part of a sample without labels. */
+  bare: string;
 }
 
-function sampleStart(name: string): SampleStart {
-  if (isLegacyMetricName(name)) return { open: `${name}{`, quoted: false, sep: () => "" };
-  return { open: `{"${escapeLabelValue(name)}"`, quoted: true, sep: (key) => (key === "" ? "" : ",") };
+function start(name: string): SampleStart {
+  if (isLegacyMetricName(name)) return { open: `${name}{`, bare: name };
+  const quoted = `{"${escapeLabelValue(name)}"`;
+  return { open: `${quoted},`, bare: `${quoted}}` };
 }
 
 /** A sample's name and labels: `name`, `name{a="b"}`, `{"my.name"}` or `{"my.name",a="b"}`. */
-function line(start: SampleStart, key: string): string {
-  if (start.quoted) return `${start.open}${start.sep(key)}${key}}`;
-  if (key === "") return start.open.slice(0, -1);
-  return `${start.open}${key}}`;
+function line(s: SampleStart, key: string): string {
+  return key === "" ? s.bare : `${s.open}${key}}`;
+}
+
+/** Why OpenMetrics cannot carry a histogram series (the checks OpenMetrics parsers make), if it cannot. */
+function histogramProblem(v: Float64Array, n: number): OmissionReason | undefined {
+  if (n === 0 || v[1 + n] !== Infinity) return "malformed_buckets";
+  let negative = false;
+  for (let i = 0; i < n; i++) {
+    const b = v[2 + i] ?? NaN;
+    if (b !== b || (i > 0 && b <= (v[1 + i] ?? NaN))) return "malformed_buckets";
+    if (b < 0) negative = true;
+  }
+  if (negative) return "negative_bucket_with_sum";
+  const sum = v[0] ?? NaN;
+  const count = v[1] ?? NaN;
+  let problem = counterLike(sum, false) ?? counterLike(count, true);
+  let previous = 0;
+  for (let i = 0; i < n && problem === undefined; i++) {
+    const c = v[2 + n + i] ?? NaN;
+    problem = counterLike(c, true);
+    if (problem === undefined && c < previous) return "malformed_buckets";
+    previous = c;
+  }
+  if (problem !== undefined) return problem;
+  return count === previous ? undefined : "malformed_buckets";
+}
+
+/** Why OpenMetrics cannot carry a summary series, if it cannot. */
+function summaryProblem(v: Float64Array, n: number): OmissionReason | undefined {
+  for (let i = 0; i < n; i++) {
+    const q = v[2 + i] ?? NaN;
+    if (!(q >= 0 && q <= 1)) return "quantile_out_of_range";
+  }
+  const problem = counterLike(v[0] ?? NaN, false) ?? counterLike(v[1] ?? NaN, true);
+  if (problem !== undefined) return problem;
+  for (let i = 0; i < n; i++) if ((v[2 + n + i] ?? NaN) < 0) return "negative_quantile_value";
+  return undefined;
+}
+
+/** A `_sum`, `_count` or bucket count: never NaN or negative; counts are integers. */
+function counterLike(x: number, count: boolean): OmissionReason | undefined {
+  if (x !== x) return "nan_counter_like";
+  if (x < 0) return "negative_counter_like";
+  if (count && !Number.isInteger(x)) return "non_integer_count";
+  return undefined;
+}
+
+const SERIES_CLASH = { reason: "escaped_series_clash" } as const;
+
+/**
+ * Escapes a family's label keys and keeps escaped label sets distinct. Keys with nothing to escape
+ * (nearly all) only get remembered, cheaply, in case a later key escapes to one of them; the set
+ * is built when the first escaped key appears.
+ */
+class EscapedKeys {
+  readonly #scheme: EscapingScheme;
+  #plain: string[] = [];
+  #seen: Set<string> | undefined;
+
+  constructor(scheme: EscapingScheme) {
+    this.#scheme = scheme;
+  }
+
+  /** The key to write, or why the series must be left out. */
+  take(key: string): string | { readonly reason: OmissionReason } {
+    const escaped = escapeKeyChecked(key, this.#scheme);
+    if (typeof escaped !== "string") return escaped;
+    if (this.#seen === undefined) {
+      if (escaped === key) {
+        this.#plain.push(key);
+        return key;
+      }
+      this.#seen = new Set(this.#plain);
+      this.#plain = [];
+    }
+    if (this.#seen.has(escaped)) return SERIES_CLASH;
+    this.#seen.add(escaped);
+    return escaped;
+  }
+}
+
+/**
+ * Claims the names a family's lines use once rendered with `options` in `claimed`, or returns
+ * false (claiming nothing) when one is already claimed: then the two families cannot both be in
+ * one scrape, and the caller leaves this one out (counting its series as `name_clash`). Call it
+ * for every family of a scrape, in output order, before rendering it.
+ *
+ * The names are what the parsers tie to a family: in text, the name plus `_bucket`/`_sum`/`_count`
+ * for histograms and `_sum`/`_count` for summaries (promtool reads a later `foo_count` family's
+ * HELP as a second HELP of histogram `foo`); in OpenMetrics also `_total` and `_created` (the
+ * OpenMetrics parsers' "clashing name"). Families that escape to the same name (`a.b` and `a_b`
+ * with `underscores`) always clash.
+ *
+ * @example
+ * const claimed = new Set<string>();
+ * claimFamilyNames({ name: "a_b", type: "gauge" }, { openmetrics: false, escaping: "underscores" }, claimed); // true
+ * claimFamilyNames({ name: "a.b", type: "gauge" }, { openmetrics: false, escaping: "underscores" }, claimed); // false
+ */
+export function claimFamilyNames(family: Pick<FamilyView, "name" | "type">, options: RenderOptions, claimed: Set<string>): boolean {
+  const { base } = exposedNames(family, options);
+  const suffixes = familySuffixes(family.type, options.openmetrics);
+  for (const s of suffixes) if (claimed.has(base + s)) return false;
+  for (const s of suffixes) claimed.add(base + s);
+  return true;
+}
+
+function familySuffixes(type: MetricType, openmetrics: boolean): readonly string[] {
+  if (type === "histogram") return openmetrics ? ["", "_bucket", "_sum", "_count", "_created"] : ["", "_bucket", "_sum", "_count"];
+  if (type === "summary") return openmetrics ? ["", "_sum", "_count", "_created"] : ["", "_sum", "_count"];
+  if (type === "counter" && openmetrics) return ["", "_total", "_created"];
+  return [""];
 }
