@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { GatewayError } from "../src/common/errors";
 import { type ParseOptions, parseExposition, parseNumber } from "../src/wire/exposition/parse";
 import { withGroupingLabels } from "../src/wire/grouping";
-import { labelKey, parseLabelKey } from "../src/common/labels";
 import { prepare } from "../src/aggregator/merge";
 import type { Family, Histogram, LabelPairs, Summary } from "../src/common/model";
 import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/common/names";
@@ -61,17 +60,55 @@ function summary(f: Family | undefined, i = 0): Summary {
   return v;
 }
 
-/** The labels a key stands for, as an object (for readable assertions). */
+/**
+ * The labels a key stands for, as an object (for readable assertions), decoded here rather than
+ * with labels.ts: `a="x",b="y"`, names quoted when not `[a-zA-Z_][a-zA-Z0-9_]*`, `\\ \" \n` escaped.
+ */
 function labelsOf(key: string | undefined): Record<string, string> {
-  const pairs = parseLabelKey(key ?? "");
+  const k = key ?? "";
   const out: Record<string, string> = {};
-  for (let i = 0; i < pairs.length; i += 2) out[pairs[i] ?? ""] = pairs[i + 1] ?? "";
+  let i = 0;
+  const quoted = (): string => {
+    let text = "";
+    for (i++; k[i] !== '"'; i++) {
+      if (i >= k.length) throw new Error(`unterminated string in key ${k}`);
+      if (k[i] === "\\") text += k[++i] === "n" ? "\n" : (k[i] ?? "");
+      else text += k[i];
+    }
+    i++;
+    return text;
+  };
+  while (i < k.length) {
+    let name: string;
+    if (k[i] === '"') {
+      name = quoted();
+    } else {
+      const eq = k.indexOf("=", i);
+      name = k.slice(i, eq);
+      i = eq;
+    }
+    i++; // '='
+    out[name] = quoted();
+    i++; // ','
+  }
   return out;
 }
 
 /** Escapes a label value the way the exposition formats require (\\, \", \n). */
 function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/**
+ * The canonical key of a label set, written out independently of labels.ts (the reference the
+ * random tests compare with): pairs with an empty value left out, sorted by name in UTF-16 order,
+ * `name="value"` with `\\ \" \n` escaped, names quoted unless `[a-zA-Z_][a-zA-Z0-9_]*`.
+ */
+function referenceKey(pairs: LabelPairs): string {
+  const kept: [string, string][] = [];
+  for (let i = 0; i < pairs.length; i += 2) if ((pairs[i + 1] ?? "") !== "") kept.push([pairs[i] ?? "", pairs[i + 1] ?? ""]);
+  kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return kept.map(([n, v]) => `${/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(n) ? n : `"${escapeLabelValue(n)}"`}="${escapeLabelValue(v)}"`).join(",");
 }
 
 describe("text format: families and samples", () => {
@@ -127,9 +164,11 @@ describe("text format: families and samples", () => {
     expect(scalars(families[0])).toEqual([['x="1",y="2"', 5]]);
   });
 
-  it('treats "# HELP" / "# TYPE" without a name as comments, and HELP without text as empty help', () => {
-    const families = text("# HELP\n# TYPE\n# HELP a\na 1\n");
+  it('treats "# HELP" / "# TYPE" without a name, or with nothing after the name, as comments (as the Pushgateway does)', () => {
+    const families = text("# HELP\n# TYPE\n# HELP a\n# TYPE a \t\na 1\n# HELP a\n# HELP b\n");
     expect(families).toEqual([{ name: "a", type: "untyped", help: "", unit: "", keys: [""], values: [1] }]);
+    // A name that is not one is still an error, as there.
+    expect(textError("# TYPE met-ric\n")).toMatch(/^line 1, column 11: found "-" in metric name "met"/);
   });
 
   it("returns a family announced by metadata alone with no series", () => {
@@ -163,16 +202,40 @@ describe("escapes", () => {
     expect(series[3]?.[0]).toBe('i="3",v="\\\\\\"\\n\\\\\\\\"');
   });
 
-  it("keeps unknown escape sequences as written, as Prometheus does", () => {
-    const [key] = scalars(text('a{v="a\\zb\\t"} 1')[0])[0] ?? [];
+  it("rejects unknown escape sequences in quoted text (text format, as the Pushgateway does), naming line and column", () => {
+    expect(textError('a{v="a\\zb"} 1\n')).toMatch(/^line 1, column 7: invalid escape sequence "\\z" in a quoted string; the text format knows only/);
+    expect(textError('a 1\nb{v="\\t"} 2\n')).toMatch(/^line 2, column 6: invalid escape sequence "\\t"/);
+    expect(textError('{"my\\.metric"} 1\n')).toMatch(/^line 1, column 5: invalid escape sequence "\\\."/);
+    expect(textError('a{"k\\x"="1"} 1\n')).toMatch(/^line 1, column 5: invalid escape sequence "\\x"/);
+    expect(textError('# TYPE "a\\tb" gauge\n')).toMatch(/^line 1, column 10: invalid escape sequence "\\t"/);
+    expect(textError('a{v="x\\\ty"} 1\n')).toMatch(/^line 1, column 7: invalid escape sequence "\\" followed by U\+0009/);
+  });
+
+  it("keeps unknown escape sequences as written in OpenMetrics, as its test vectors require", () => {
+    const [key] = scalars(om('a{v="a\\zb\\t"} 1\n# EOF\n')[0])[0] ?? [];
     expect(labelsOf(key)).toEqual({ v: "a\\zb\\t" });
     // The key escapes the backslashes kept in the value.
     expect(key).toBe('v="a\\\\zb\\\\t"');
   });
 
-  it("unescapes \\\\ and \\n in HELP (text), plus \\\" in OpenMetrics", () => {
-    expect(text("# HELP a one\\\\two\\nthree \\\"q\\\" \\x\na 1\n")[0]?.help).toBe('one\\two\nthree \\"q\\" \\x');
-    expect(om('# HELP a one\\\\two\\nthree \\"q\\"\na 1\n# EOF\n')[0]?.help).toBe('one\\two\nthree "q"');
+  it("unescapes \\\\, \\n and \\\" in HELP; other escapes are errors in the text format and kept in OpenMetrics", () => {
+    expect(text('# HELP a one\\\\two\\nthree \\"q\\"\na 1\n')[0]?.help).toBe('one\\two\nthree "q"');
+    expect(textError("# HELP a one \\x\n")).toMatch(/^line 1, column 14: invalid escape sequence "\\x" in HELP text/);
+    expect(textError("# HELP a ends with \\\n")).toMatch(/^line 1, column 20: the HELP text ends with a lone backslash/);
+    expect(textError("# HELP a ends with \\\r\n")).toMatch(/^line 1, column 20: the HELP text ends with a lone backslash/);
+    expect(om('# HELP a one\\\\two\\nthree \\"q\\" \\x\\\na 1\n# EOF\n')[0]?.help).toBe('one\\two\nthree "q" \\x\\');
+  });
+
+  it("rejects lone UTF-16 surrogates in label values and HELP (what invalid UTF-8 is in a string), in both formats", () => {
+    expect(textError('a{v="x\ud800"} 1\n')).toMatch(/^line 1, column 7: lone UTF-16 surrogate U\+D800: the text is not valid Unicode/);
+    expect(textError('a{v="\udc00x"} 1\n')).toMatch(/^line 1, column 6: lone UTF-16 surrogate U\+DC00/);
+    expect(textError('a{v="\\n\ud800"} 1\n')).toMatch(/^line 1, column 8: lone UTF-16 surrogate U\+D800/);
+    expect(textError("# HELP a x\udbff\n")).toMatch(/^line 1, column 11: lone UTF-16 surrogate U\+DBFF/);
+    expect(omError('a{v="\ud800"} 1\n# EOF\n')).toMatch(/^line 1, column 6: lone UTF-16 surrogate/);
+    expect(errorOf(() => text('{"a\ud800"} 1\n')).message).toMatch(/^line 1, column 2: metric name "a\\ud800" is not valid UTF-8/);
+    // A pair is fine.
+    expect(labelsOf(scalars(text('a{v="😀"} 1\n')[0])[0]?.[0])).toEqual({ v: "😀" });
+    expect(text("# HELP a 😀\n")[0]?.help).toBe("😀");
   });
 
   it("reports an unterminated label value where it starts", () => {
@@ -228,7 +291,11 @@ describe("values", () => {
     expect(textError("a\n")).toMatch(/^line 1, column 2: sample "a" has no value/);
     expect(textError("a \n")).toMatch(/^line 1, column 3: expected the sample value/);
     expect(textError('a{b="c"}\n')).toMatch(/^line 1, column 9: expected a blank and the sample value/);
-    expect(textError('a{b="c"}1\n')).toMatch(/^line 1, column 9: expected a blank before the sample value/);
+    expect(textError("a\u00a01\n")).toMatch(/^line 1, column 2: found "\u00a0" in metric name/);
+    // After '}' the value may follow at once, as the Pushgateway reads it; OpenMetrics wants one space.
+    expect(scalars(text('a{b="c"}1\n{"d"}-Inf\n')[0])).toEqual([['b="c"', 1]]);
+    expect(scalars(text('a{b="c"}1\n{"d"}-Inf\n')[1])).toEqual([["", -Infinity]]);
+    expect(omError('a{b="c"}1\n# EOF\n')).toMatch(/^line 1, column 9: expected a space before the sample value/);
     expect(textError("a 1 2 3\n")).toMatch(/^line 1, column 7: found "3" after the timestamp/);
     expect(textError('a 1 # {trace_id="x"} 1\n')).toMatch(/^line 1, column 5: exemplars are only allowed in OpenMetrics/);
   });
@@ -295,8 +362,9 @@ describe("histograms and summaries", () => {
 
   it("checks bucket order, cumulative counts, +Inf and _count", () => {
     const head = "# TYPE h histogram\n";
-    expect(textError(`${head}h_bucket{le="1"} 1\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket/);
-    expect(textError(`${head}h_sum 1\nh_count 1\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket/);
+    expect(textError(`${head}h_bucket{le="1"} 1\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket; every histogram needs one, equal to its count \(or at least a _count/);
+    expect(textError(`${head}h_sum 1\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket/);
+    expect(textError(`${head}h_bucket{le="1"} 3\nh_count 2\n`)).toMatch(/^line 2, column 1: histogram "h" series \{\}: _count 2 is less than the le="1" bucket's 3, so it cannot be the le="\+Inf" bucket/);
     expect(textError(`${head}h_bucket{le="2"} 1\nh_bucket{le="1"} 1\n`)).toMatch(/^line 3, column 14: bucket le="1" comes after le="2"/);
     expect(textError(`${head}h_bucket{le="1"} 1\nh_bucket{le="1.0"} 1\n`)).toMatch(/^line 3, column 14: bucket le="1.0" appears twice/);
     expect(textError(`${head}h_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\n`)).toMatch(/^line 3, column 21: bucket count 2 is less than the previous bucket's 3/);
@@ -307,6 +375,16 @@ describe("histograms and summaries", () => {
     expect(textError(`${head}h_bucket{le="NaN"} 1\n`)).toMatch(/^line 2, column 14: le="NaN" is not a number/);
     expect(textError(`${head}h_bucket{le="+Inf"} 1\nh_sum 1\nh_sum 2\n`)).toMatch(/^line 4, column 1: duplicate _sum/);
     expect(textError(`${head}h_bucket{le="+Inf"} 1\nh_count 1\nh_count 1\n`)).toMatch(/^line 4, column 1: duplicate _count/);
+  });
+
+  it("adds the +Inf bucket of a text histogram that has a _count but none (as expfmt writes it out); OpenMetrics needs it", () => {
+    const [f] = text('# TYPE h histogram\nh_bucket{a="1",le="1"} 1\nh_bucket{a="1",le="2"} 3\nh_sum{a="1"} 4\nh_count{a="1"} 3.5\nh_sum{a="2"} 1\nh_count{a="2"} 2\n');
+    expect(f?.keys).toEqual(['a="1"', 'a="2"']);
+    expect(f?.values).toEqual([
+      { bounds: [1, 2, Infinity], counts: [1, 3, 3.5], sum: 4, count: 3.5 },
+      { bounds: [Infinity], counts: [2], sum: 1, count: 2 },
+    ]);
+    expect(omError('# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n# EOF\n')).toMatch(/^line 2, column 1: histogram "h" series \{\} has no le="\+Inf" bucket; every histogram needs one, equal to its count$/);
   });
 
   it("groups summaries by labels, without quantile", () => {
@@ -322,9 +400,13 @@ describe("histograms and summaries", () => {
     expect(scalars(text('h_bucket{le="1"} 1\n')[0])[0]?.[0]).toBe('le="1"');
   });
 
-  it("rejects a histogram's sample name used by another family", () => {
-    expect(textError('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nx 1\nh_sum 2\n')).toMatch(/^line 4, column 1: metric name "h_sum" clashes with the histogram "h" at line 1/);
+  it("merges a text histogram's samples after another family's into it; a sample that fits no role is an error", () => {
+    const families = text('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nx 1\nh_sum 2\n');
+    expect(families.map((f) => f.name)).toEqual(["h", "x"]);
+    expect(histogram(families[0])).toEqual({ bounds: [Infinity], counts: [1], sum: 2, count: undefined });
     expect(textError('# TYPE h histogram\nh 1\n')).toMatch(/^line 2, column 1: sample "h" does not fit the histogram "h", whose samples are named "h_bucket", "h_sum", "h_count"/);
+    expect(textError('# TYPE h histogram\nh_sum 1\nx 1\nh 1\n')).toMatch(/^line 4, column 1: sample "h" does not fit the histogram "h"/);
+    expect(omError('# TYPE h histogram\nh_bucket{le="+Inf"} 1\nx 1\nh_sum 2\n# EOF\n')).toMatch(/^line 4, column 1: metric name "h_sum" clashes with the histogram "h" at line 1/);
   });
 });
 
@@ -344,7 +426,7 @@ describe("names", () => {
 
   it("treats a quoted legacy name like the plain one", () => {
     expect(textError('a 1\n{"a"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{\}/);
-    expect(textError('a 1\nb 1\n{"a"} 2\n')).toMatch(/^line 3, column 1: metric "a" already appeared at line 1/);
+    expect(textError('a 1\nb 1\n{"a"} 2\n')).toMatch(/^line 3, column 1: duplicate series a\{\}/);
     expect(textError('a{b="1"} 1\na{"b"="1"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{b="1"\}/);
   });
 
@@ -352,11 +434,32 @@ describe("names", () => {
     expect(textError("0a 1\n")).toMatch(/^line 1, column 1: metric name "0a" starts with a digit/);
     expect(textError("ok 1\na.b 1\n")).toMatch(/^line 2, column 2: found "\." in metric name "a\.b"; .* \{"a\.b"\} 1/);
     expect(textError("a-b 1\n")).toMatch(/^line 1, column 2: found "-" in metric name "a-b"/);
-    expect(textError('{a="b"} 1\n')).toMatch(/^line 1, column 2: expected the metric name as a quoted string after '\{'/);
-    expect(textError('{"a"="b"} 1\n')).toMatch(/^line 1, column 2: the sample has no metric name/);
+    expect(textError('{a="b"} 1\n')).toMatch(/^line 1, column 1: the sample has no metric name: write it before '\{' or quote it inside the braces/);
+    expect(textError('{"a"="b"} 1\n')).toMatch(/^line 1, column 1: the sample has no metric name/);
+    expect(textError("{} 1\n")).toMatch(/^line 1, column 1: the sample has no metric name/);
+    expect(textError('{"a","b"} 1\n')).toMatch(/^line 1, column 6: "b" is a second metric name: a sample has one/);
+    expect(textError('{x="1","a", "b"} 1\n')).toMatch(/^line 1, column 13: "b" is a second metric name/);
+    expect(textError('a{"b"} 1\n')).toMatch(/^line 1, column 6: expected '=' after label name "b"/);
+    expect(omError('{a="b"} 1\n# EOF\n')).toMatch(/^line 1, column 2: expected the metric name as a quoted string after '\{'/);
+    expect(omError('{"a"="b"} 1\n# EOF\n')).toMatch(/^line 1, column 2: the sample has no metric name/);
     expect(textError('{""} 1\n')).toMatch(/^line 1, column 2: metric name is empty/);
     expect(textError('{"a" x} 1\n')).toMatch(/^line 1, column 6: expected ',' or '\}' after the quoted metric name, found "x"/);
     expect(textError("=1\n")).toMatch(/^line 1, column 1: expected a metric name at the start of the line, found "="/);
+  });
+
+  it("finds a quoted metric name anywhere among the labels (text format, as the Pushgateway does)", () => {
+    const families = text('{a="1", "my.metric"} 1\n{ b = "2" , "my.metric" , } 2\n{"my.metric",a="3"} 3\n{c="4","d"="5","my.metric",e="6"} 4\n');
+    expect(families).toEqual([
+      { name: "my.metric", type: "untyped", help: "", unit: "", keys: ['a="1"', 'b="2"', 'a="3"', 'c="4",d="5",e="6"'], values: [1, 2, 3, 4] },
+    ]);
+    // The name decides the family and the role, wherever it is.
+    const [h] = text('# TYPE "h.x" histogram\n{le="+Inf","h.x_bucket"} 2\n{"h.x_count"} 2\n');
+    expect(histogram(h)).toEqual({ bounds: [Infinity], counts: [2], sum: undefined, count: 2 });
+    // Errors elsewhere in the labels are still reported as such.
+    expect(textError('{a=1,"m"} 1\n')).toMatch(/^line 1, column 4: expected '"' to open the value of label "a"/);
+    expect(textError('{a="1","m",a="2"} 1\n')).toMatch(/^line 1, column 12: label "a" appears twice/);
+    expect(textError('{a="1","m"} 1\n{"m",a="1"} 2\n')).toMatch(/^line 2, column 1: duplicate series m\{a="1"\}/);
+    expect(omError('{a="1","m"} 1\n# EOF\n')).toMatch(/^line 1, column 2: expected the metric name as a quoted string after '\{'/);
   });
 
   it("reports invalid label names where they are", () => {
@@ -410,7 +513,7 @@ describe("canonical label keys", () => {
     blanks: boolean;
   }
 
-  /** `name="value"` as a body writes it; an unknown escape (`\q`) stays in the value, as in Prometheus. */
+  /** `name="value"` as a body writes it, escaping `\\ \" \n` in the name (when quoted) and the value. */
   function writePair(name: string, value: string, spelling: Spelling): string {
     const n = spelling.quoteName || !isLegacyLabelName(name) ? `"${escapeLabelValue(name)}"` : name;
     return spelling.blanks ? `${n} = "${escapeLabelValue(value)}"` : `${n}="${escapeLabelValue(value)}"`;
@@ -425,26 +528,26 @@ describe("canonical label keys", () => {
     return out;
   }
 
-  // Label sets to write every which way: plain and quoted names, escapes, non-ASCII, names that are
-  // prefixes of each other, and a name that sorts differently by code unit than by code point.
-  const sets: LabelPairs[] = [
-    [],
-    ["a", "1"],
-    ["code", "200", "method", "GET", "path", "/api/v1"],
-    ["b", 'say "hi"\\now', "a", "line\nbreak", "c", "ü ✓ 😀"],
-    ["k8s.pod", "p-1", "app", "web", "app_", "x"],
-    ["Z", "upper", "_", "under", "a1", "digit", "a", "plain"],
-    ["\uffff", "bmp-last", "😀", "astral"],
+  // Label sets to write every which way, with their canonical keys: plain and quoted names, escapes,
+  // non-ASCII, names that are prefixes of each other, and a name that sorts differently by code unit
+  // than by code point (U+1F600 is the pair D83D DE00, before U+FFFF).
+  const sets: [LabelPairs, string][] = [
+    [[], ""],
+    [["a", "1"], 'a="1"'],
+    [["code", "200", "method", "GET", "path", "/api/v1"], 'code="200",method="GET",path="/api/v1"'],
+    [["b", 'say "hi"\\now', "a", "line\nbreak", "c", "ü ✓ 😀"], 'a="line\\nbreak",b="say \\"hi\\"\\\\now",c="ü ✓ 😀"'],
+    [["k8s.pod", "p-1", "app", "web", "app_", "x"], 'app="web",app_="x","k8s.pod"="p-1"'],
+    [["Z", "upper", "_", "under", "a1", "digit", "a", "plain"], 'Z="upper",_="under",a="plain",a1="digit"'],
+    [["\uffff", "bmp-last", "😀", "astral"], '"😀"="astral","\uffff"="bmp-last"'],
   ];
 
-  it("gives every order and spelling of a label set the key labelKey gives", () => {
+  it("gives every order and spelling of a label set its canonical key", () => {
     const spellings: Spelling[] = [
       { quoteName: false, blanks: false },
       { quoteName: true, blanks: false },
       { quoteName: false, blanks: true },
     ];
-    for (const pairs of sets) {
-      const expected = labelKey(pairs);
+    for (const [pairs, expected] of sets) {
       const labels: [string, string][] = [];
       for (let i = 0; i < pairs.length; i += 2) labels.push([pairs[i] ?? "", pairs[i + 1] ?? ""]);
       for (const order of permutations(labels)) {
@@ -467,7 +570,7 @@ describe("canonical label keys", () => {
     }
   });
 
-  it("agrees with labelKey on random label sets, orders and spellings", () => {
+  it("gives random label sets, orders and spellings the reference key", () => {
     const rand = rng(7);
     const pick = <T>(xs: readonly T[]): T => pickOne(rand, xs);
     const names = ["a", "b", "ab", "a_b", "B", "_x", "le", "quantile", "job", "instance", "z9", "k8s.ns", "ü", "a b", 'q"n'];
@@ -489,11 +592,11 @@ describe("canonical label keys", () => {
       for (let i = 0; i < pairs.length; i += 2) written.push(writePair(pairs[i] ?? "", pairs[i + 1] ?? "", { quoteName: rand() < 0.2, blanks: rand() < 0.2 }));
       const shuffled = written.map((w) => [rand(), w] as const).sort((x, y) => x[0] - y[0]).map(([, w]) => w);
       const body = `m{${shuffled.join(",")}} 1\n`;
-      expect(scalars(text(body)[0])[0]?.[0], body).toBe(labelKey(pairs));
+      expect(scalars(text(body)[0])[0]?.[0], body).toBe(referenceKey(pairs));
     }
   });
 
-  it("agrees with labelKey line after line, as label names change, repeat and move (cached names)", () => {
+  it("gives the reference key line after line, as label names change, repeat and move (cached names)", () => {
     const rand = rng(11);
     const pick = <T>(xs: readonly T[]): T => pickOne(rand, xs);
     // Few names, so that consecutive lines often share some of them at the same places.
@@ -516,7 +619,7 @@ describe("canonical label keys", () => {
           used.add(name);
           pairs.push(name, rand() < 0.1 ? "" : pick(["1", "2", "x\\y", 'q"', "é"]));
         }
-        const key = labelKey(pairs);
+        const key = referenceKey(pairs);
         const written: string[] = [];
         for (let i = 0; i < pairs.length; i += 2) written.push(writePair(pairs[i] ?? "", pairs[i + 1] ?? "", { quoteName: rand() < 0.1, blanks: rand() < 0.1 }));
         if (rand() < 0.5) written.sort();
@@ -555,7 +658,8 @@ describe("canonical label keys", () => {
   it("finds a series again however its labels are written", () => {
     expect(textError('a{x="1",y="2"} 1\na{ y = "2" , x="1" , } 2\n')).toMatch(/^line 2, column 1: duplicate series a\{x="1",y="2"\}/);
     expect(textError('a{"x"="1"} 1\na{x="1",z=""} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{x="1"\} \(a label with an empty value/);
-    expect(textError('a{v="a\\qb"} 1\na{v="a\\qb"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{v="a\\\\qb"\}/);
+    expect(textError('a{v="a\\\\qb"} 1\na{v="a\\\\qb"} 2\n')).toMatch(/^line 2, column 1: duplicate series a\{v="a\\\\qb"\}/);
+    expect(omError('a{v="a\\qb"} 1\na{v="a\\qb"} 2\n# EOF\n')).toMatch(/^line 2, column 1: duplicate series a\{v="a\\\\qb"\}/);
     expect(textError('# TYPE h histogram\nh_bucket{a="1",le="1"} 1\nh_bucket{a="2",le="+Inf"} 1\nh_bucket{le="+Inf", a = "1"} 1\nh_sum{a="1"} 1\nh_sum{"a"="1"} 1\n')).toMatch(
       /^line 6, column 1: duplicate _sum for series \{a="1"\}/,
     );
@@ -580,14 +684,53 @@ describe("grouping labels (ParseOptions.group)", () => {
     ["job", 'q"uote\\d', "a", "first", "zz", "last", "k8s.ns", "ns"],
   ];
 
-  it("gives the keys withGroupingLabels gives", () => {
-    for (const body of bodies) {
-      for (const group of groups) {
+  // The keys of each body's series with each grouping: the grouping labels are added and replace
+  // same-named labels of the body; an empty value (instance="") removes the label; keys are sorted.
+  const J = 'job="q\\"uote\\\\d"';
+  const expected: readonly (readonly (readonly string[])[])[] = [
+    [
+      ['code="200",job="batch",method="GET"', 'code="500",job="batch",method="GET"'],
+      ['code="200",instance="host-1",job="batch",method="GET"', 'code="500",instance="host-1",job="batch",method="GET"'],
+      ['code="200",job="batch",method="GET"', 'code="500",job="batch",method="GET"'],
+      [`a="first",code="200",${J},"k8s.ns"="ns",method="GET",zz="last"`, `a="first",code="500",${J},"k8s.ns"="ns",method="GET",zz="last"`],
+    ],
+    [
+      ['code="200",job="batch",method="GET"', 'code="500",job="batch",zone="eu"'],
+      ['code="200",instance="host-1",job="batch",method="GET"', 'code="500",instance="host-1",job="batch",zone="eu"'],
+      ['code="200",job="batch",method="GET"', 'code="500",job="batch",zone="eu"'],
+      [`a="first",code="200",${J},"k8s.ns"="ns",method="GET",zz="last"`, `a="first",code="500",${J},"k8s.ns"="ns",zone="eu",zz="last"`],
+    ],
+    [
+      ['instance="from-body",job="batch",x="1"', 'job="batch",x="2"', 'job="batch",x="3"'],
+      ['instance="host-1",job="batch",x="1"', 'instance="host-1",job="batch",x="2"', 'instance="host-1",job="batch",x="3"'],
+      ['job="batch",x="1"', 'job="batch",x="2"', 'job="batch",x="3"'],
+      [`a="first",instance="from-body",${J},"k8s.ns"="ns",x="1",zz="last"`, `a="first",${J},"k8s.ns"="ns",x="2",zz="last"`, `a="first",${J},"k8s.ns"="ns",x="3",zz="last"`],
+    ],
+    [
+      ['job="batch","k8s.ns"="n",v="q\\"\\n\\\\"', 'job="batch",v="w"', 'job="batch"'],
+      ['instance="host-1",job="batch","k8s.ns"="n",v="q\\"\\n\\\\"', 'instance="host-1",job="batch",v="w"', 'instance="host-1",job="batch"'],
+      ['job="batch","k8s.ns"="n",v="q\\"\\n\\\\"', 'job="batch",v="w"', 'job="batch"'],
+      [`a="first",${J},"k8s.ns"="ns",v="q\\"\\n\\\\",zz="last"`, `a="first",${J},"k8s.ns"="ns",v="w",zz="last"`, `a="first",${J},"k8s.ns"="ns",zz="last"`],
+    ],
+    [
+      ['job="batch",method="GET"', 'a="1",instance="i",job="batch"'],
+      ['instance="host-1",job="batch",method="GET"', 'a="1",instance="host-1",job="batch"'],
+      ['job="batch",method="GET"', 'a="1",job="batch"'],
+      [`a="first",${J},"k8s.ns"="ns",method="GET",zz="last"`, `a="first",instance="i",${J},"k8s.ns"="ns",zz="last"`],
+    ],
+    [['job="batch"'], ['instance="host-1",job="batch"'], ['job="batch"'], [`a="first",${J},"k8s.ns"="ns",zz="last"`]],
+  ];
+
+  it("adds the grouping labels to every key, replacing the body's labels of the same names", () => {
+    bodies.forEach((body, b) => {
+      const plain = text(body);
+      groups.forEach((group, g) => {
         const grouped = text(body, { group });
-        const after = withGroupingLabels(text(body), group);
-        expect(grouped, `${JSON.stringify(group)} ${body}`).toEqual(after);
-      }
-    }
+        expect(grouped.map((f) => f.keys), `${JSON.stringify(group)} ${body}`).toEqual([expected[b]?.[g]]);
+        // Only the keys change.
+        expect(grouped.map((f) => f.values)).toEqual(plain.map((f) => f.values));
+      });
+    });
   });
 
   it("leaves series that only the grouping makes equal for prepare to reject", () => {
@@ -605,10 +748,10 @@ describe("grouping labels (ParseOptions.group)", () => {
     expect(errorOf(() => text('a{x="1",job="j"} 1\na{job="j",x="1"} 2\n', { group })).name).toBe("ParseError");
   });
 
-  it("is the same as applying withGroupingLabels twice", () => {
+  it("gives keys that withGroupingLabels leaves as they are", () => {
     const group = ["job", "batch", "instance", "host-1"];
-    const once = text(bodies[2] ?? "", { group });
-    expect(withGroupingLabels(once, group)).toEqual(text(bodies[2] ?? "", { group }));
+    const again = withGroupingLabels(text(bodies[2] ?? "", { group }), group);
+    expect(again[0]?.keys).toEqual(['instance="host-1",job="batch",x="1"', 'instance="host-1",job="batch",x="2"', 'instance="host-1",job="batch",x="3"']);
   });
 });
 
@@ -636,17 +779,63 @@ describe("metadata and family rules", () => {
     expect(textError("# TYPE a gauge\n# TYPE b meh\n")).toMatch(/^line 2, column 10: unknown metric type "meh"; use counter, gauge, histogram, summary or untyped/);
     expect(textError("# TYPE a unknown\n")).toMatch(/^line 1, column 10: unknown metric type "unknown" \(the text format calls it "untyped"\)/);
     expect(textError("# TYPE a Counter\n")).toMatch(/^line 1, column 10: unknown metric type "Counter"/);
-    expect(textError("# TYPE a\n")).toMatch(/^line 1, column 9: expected a metric type after "# TYPE a"/);
+    expect(textError("# TYPE a gaugehistogram\n")).toMatch(/^line 1, column 10: unknown metric type "gaugehistogram" \(the gateway does not store gauge histograms: push it as a histogram or as gauges\)/);
+    expect(omError("# TYPE a\n# EOF\n")).toMatch(/^line 1, column 9: expected a space and the metric type after the metric name "a"/);
     expect(textError("# TYPE a gauge extra\n")).toMatch(/^line 1, column 16: unexpected text after the metric type/);
     expect(textError("# TYPE a gauge\n# TYPE a counter\n")).toMatch(/^line 2, column 8: second TYPE line for "a"/);
     expect(textError("# HELP a x\n# HELP a y\n")).toMatch(/^line 2, column 8: second HELP line for "a"/);
-    expect(textError("a 1\n# TYPE a gauge\n")).toMatch(/^line 2, column 8: # TYPE for "a" comes after its samples/);
-    expect(textError("a 1\n# HELP a late\n")).toMatch(/^line 2, column 8: # HELP for "a" comes after its samples/);
+    expect(textError("a 1\n# TYPE a gauge\n")).toMatch(/^line 2, column 8: # TYPE for "a" comes after its samples; put the TYPE line before the family's first sample/);
+    expect(textError("a 1\nb 1\n# TYPE a gauge\n")).toMatch(/^line 3, column 8: # TYPE for "a" comes after its samples/);
+    expect(textError("a 1\n# HELP a one\nb 1\n# HELP a two\n")).toMatch(/^line 4, column 8: second HELP line for "a"/);
+    expect(omError("a 1\n# HELP a late\n# EOF\n")).toMatch(/^line 2, column 8: # HELP for "a" comes after its samples; put HELP, TYPE and UNIT lines before the family's first sample/);
   });
 
-  it("requires each family to be contiguous", () => {
-    expect(textError("a 1\nb 1\na{x=\"2\"} 2\n")).toMatch(/^line 3, column 1: metric "a" already appeared at line 1; keep a family's metadata and samples together/);
-    expect(textError("# TYPE a gauge\nb 1\n# HELP a late\n")).toMatch(/^line 3, column 8: metric "a" already appeared at line 1/);
+  it("takes a text family's HELP after its samples, or after other families (only TYPE must come first)", () => {
+    expect(text("# TYPE a gauge\na 1\n# HELP a late\n")).toEqual([{ name: "a", type: "gauge", help: "late", unit: "", keys: [""], values: [1] }]);
+    expect(text("a 1\nb 2\n# HELP a later\n").map((f) => [f.name, f.help])).toEqual([
+      ["a", "later"],
+      ["b", ""],
+    ]);
+    // A family announced by HELP may get its TYPE later, before its samples.
+    expect(text("# HELP a x\nb 1\n# TYPE a counter\na 2\n").map((f) => [f.name, f.type, f.help, f.values])).toEqual([
+      ["a", "counter", "x", [2]],
+      ["b", "untyped", "", [1]],
+    ]);
+  });
+
+  it("merges a text family's lines wherever they are in the body (as the Pushgateway does), still finding every duplicate", () => {
+    expect(text('a 1\nb 1\na{x="2"} 2\nb{y="3"} 3\n')).toEqual([
+      { name: "a", type: "untyped", help: "", unit: "", keys: ["", 'x="2"'], values: [1, 2] },
+      { name: "b", type: "untyped", help: "", unit: "", keys: ["", 'y="3"'], values: [1, 3] },
+    ]);
+    expect(textError('a{x="1"} 1\nb 1\na{x="2"} 2\nb 2\n')).toMatch(/^line 4, column 1: duplicate series b\{\}/);
+    expect(textError('a{x="1",y="2"} 1\nb 1\na{y="2", x="1"} 2\n')).toMatch(/^line 3, column 1: duplicate series a\{x="1",y="2"\}/);
+    // Histograms and summaries: a series' samples join it wherever they are.
+    const [h, s] = text('# TYPE h histogram\n# TYPE s summary\nh_bucket{a="1",le="+Inf"} 2\ns{quantile="0.5"} 1\nh_sum{a="1"} 3\ns_count 4\nh_count{a="1"} 2\ns_sum 5\n');
+    expect(h?.keys).toEqual(['a="1"']);
+    expect(histogram(h)).toEqual({ bounds: [Infinity], counts: [2], sum: 3, count: 2 });
+    expect(summary(s)).toEqual({ quantiles: [0.5], values: [1], sum: 5, count: 4 });
+    expect(textError('# TYPE h histogram\nh_sum 1\nx 1\nh_sum 2\n')).toMatch(/^line 4, column 1: duplicate _sum for series \{\}/);
+    // With grouping labels, a series whose own labels were replaced is found by its own labels.
+    expect(errorOf(() => text('a{job="x"} 1\nb 1\na{job="x"} 2\n', { group: ["job", "g"] })).message).toMatch(/^line 3, column 1: duplicate series a\{job="x"\}/);
+    expect(text('a{job="x"} 1\nb 1\na{job="y"} 2\na 3\n', { group: ["job", "g"] })[0]?.keys).toEqual(['job="g"', 'job="g"', 'job="g"']);
+  });
+
+  it("stays linear when a body switches families on every line", () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 20_000; i++) lines.push(`a{i="${i}"} ${i}`, `b{i="${i}"} ${i}`);
+    const started = Date.now();
+    const [a, b] = text(lines.join("\n"));
+    expect(a?.keys).toHaveLength(20_000);
+    expect(b?.keys[19_999]).toBe('i="19999"');
+    // Quadratic work (each switch re-indexing a family) would take minutes here.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(textError(`${lines.join("\n")}\na{i="7"} 1\n`)).toMatch(/^line 40001, column 1: duplicate series a\{i="7"\}/);
+  });
+
+  it("requires each OpenMetrics family to be contiguous", () => {
+    expect(omError("a 1\nb 1\na{x=\"2\"} 2\n# EOF\n")).toMatch(/^line 3, column 1: metric "a" already appeared at line 1; keep a family's metadata and samples together/);
+    expect(omError("# TYPE a gauge\nb 1\n# HELP a late\n# EOF\n")).toMatch(/^line 3, column 8: metric "a" already appeared at line 1/);
   });
 
   it("rejects duplicate series in any label order", () => {

@@ -327,10 +327,11 @@ class LabelScan {
  * where `number` counts the body's series: the open family's are those from `first` on, and its
  * `n`th series is number `first + n`. A Map would allocate per entry and hash every key again, where
  * the label scan has hashed most keys already; equal hashes are told apart by comparing the keys.
- * Only the open family is ever looked up (a family cannot come back), so one table serves them all:
- * another family's entry counts as empty, and nothing needs clearing. It is sized from the body
- * length up front, up to 64k pairs (512 kB) unless a family needs more: a lookup is mostly a cache
- * miss, and a smaller table misses less.
+ * Only the open family is looked up, so one table serves them all: another family's entry counts
+ * as empty, and nothing needs clearing. It is sized from the body length up front, up to 64k pairs
+ * (512 kB) unless a family needs more: a lookup is mostly a cache miss, and a smaller table misses
+ * less. A text-format family whose lines come back after another family's (see `Parser.reopen`)
+ * moves to a table of its own (`extract`), once, so that switching families costs nothing more.
  */
 class SeriesIndex {
   table: Int32Array;
@@ -341,13 +342,38 @@ class SeriesIndex {
   /** The hash the last `find` looked for. */
   hash = 0;
   /** Where each series' first labels are in the body (see `Parser.labelsAt`), by number. */
-  labelsAt = new Int32Array(1024);
+  labelsAt: Int32Array;
+  /** Each series' hash, by number (for `extract`). */
+  hashes: Int32Array;
 
-  constructor(bodyLength: number) {
-    let slots = 1024;
-    while (slots < 65536 && slots * 64 < bodyLength) slots *= 2;
+  /** A table of `slots` pairs (a power of two) for about `capacity` series before it grows. */
+  constructor(slots: number, capacity: number) {
     this.table = new Int32Array(slots * 2);
     this.mask = slots - 1;
+    this.labelsAt = new Int32Array(capacity);
+    this.hashes = new Int32Array(capacity);
+  }
+
+  /** The table for a whole body. */
+  static forBody(bodyLength: number): SeriesIndex {
+    let slots = 1024;
+    while (slots < 65536 && slots * 64 < bodyLength) slots *= 2;
+    return new SeriesIndex(slots, 1024);
+  }
+
+  /** A table of its own for the `n` series numbered from `first` (a family, see above), numbered from 0. */
+  extract(first: number, n: number): SeriesIndex {
+    let slots = 8;
+    while (slots * 3 < n * 4 + 4) slots *= 2;
+    const own = new SeriesIndex(slots, Math.max(8, n));
+    for (let k = 0; k < n; k++) {
+      const hash = this.hashes[first + k] ?? 0;
+      let b = hash & own.mask;
+      while ((own.table[2 * b + 1] ?? 0) !== 0) b = (b + 1) & own.mask;
+      own.hash = hash;
+      own.add(~b, this.labelsAt[first + k] ?? -1);
+    }
+    return own;
   }
 
   /** Starts indexing a new family. */
@@ -384,8 +410,12 @@ class SeriesIndex {
       const grown = new Int32Array(this.count * 2);
       grown.set(this.labelsAt);
       this.labelsAt = grown;
+      const hashes = new Int32Array(this.count * 2);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
     }
     this.labelsAt[this.count] = labelsAt;
+    this.hashes[this.count] = this.hash;
     this.table[2 * b + 1] = ++this.count;
     // Up to 3/4 full: probing a few more neighbours, mostly in the same cache line, costs less than
     // the cache misses of a larger table.
@@ -474,6 +504,14 @@ interface FamilyState {
   keys: string[];
   values: number[];
   count: number;
+  /** The number of the family's first series in `Parser.index` (its series are numbered in a row). */
+  first: number;
+  /**
+   * The family's own series index, once its lines came back after another family's (text format,
+   * see `Parser.reopen`): from then on its series are found there, and a scalar family's keys and
+   * values are kept in `keys` and `values` directly.
+   */
+  index: SeriesIndex | undefined;
   /** A histogram or summary family's values and series being assembled, by index. */
   readonly histograms: Histogram[];
   readonly summaries: Summary[];
@@ -503,6 +541,14 @@ interface FamilyState {
   lastNameAt: number;
   lastRole: number;
 }
+
+// What `Parser.labels` makes of a quoted string followed by ',' or '}' (a metric name among the labels).
+/** An error: the name came before '{', or this is OpenMetrics. */
+const NAME_NONE = 0;
+/** The metric name, not read yet: skip it once. */
+const NAME_SKIP = 1;
+/** A second metric name: an error. */
+const NAME_TAKEN = 2;
 
 // How a sample relates to the current OpenMetrics group.
 const G_NEW = 0;
@@ -535,6 +581,8 @@ class Parser {
   prevSlot: Slot | undefined = undefined;
   prevSkip = -1;
   readonly exemplarLab = new LabelScan();
+  /** Where a sample's labels are scanned first when its metric name is among them (see `sample`). */
+  readonly nameScan = new LabelScan();
   readonly seed = (Math.random() * 0x100000000) | 0;
   readonly index: SeriesIndex;
   /**
@@ -552,8 +600,10 @@ class Parser {
   readonly scanNameUp: boolean[] = [];
   /** Where the current sample's labels start in the body (after '{' or the quoted name's ','), or -1. */
   labelsAt = -1;
-  /** Set by `quotedSlow` when a backslash escapes nothing it knows (and so stays in the value). */
+  /** Set by `quotedSlow` when a backslash escapes nothing it knows (and so stays in the value: OpenMetrics). */
   oddEscape = false;
+  /** Where `labels` found the metric name among the labels (NAME_SKIP), or -1. */
+  nameItemAt = -1;
   /**
    * The open scalar family's keys and values (see `FamilyState.count`): kept from family to family
    * and copied out at their exact size when a family ends, so that they grow once per parse rather
@@ -590,7 +640,7 @@ class Parser {
     this.len = src.length;
     this.om = om;
     this.allowTs = allowTs;
-    this.index = new SeriesIndex(src.length);
+    this.index = SeriesIndex.forBody(src.length);
     this.group = group;
     const byName: number[] = [];
     for (let i = 0; i < group.length; i += 2) byName.push(i);
@@ -634,6 +684,7 @@ class Parser {
       }
     }
     this.closeFamily();
+    if (!this.om) for (const st of this.states) for (const slot of st.slots) this.checkPoint(st, slot);
     if (this.om && !this.eof) {
       const endsWithLf = len > 0 && s.charCodeAt(len - 1) === LF;
       const line = endsWithLf || len === 0 ? this.line + 1 : this.line;
@@ -703,7 +754,8 @@ class Parser {
 
   /**
    * Reads the double-quoted string whose opening quote is at p; leaves `pos` after the closing
-   * quote. Unescapes `\\`, `\"` and `\n`; any other backslash stays as written, as Prometheus does.
+   * quote. Unescapes `\\`, `\"` and `\n`. Any other backslash is an error in the text format (the
+   * Pushgateway's parser rejects it); OpenMetrics keeps it as written, as its test vectors require.
    */
   quoted(p: number): string {
     const s = this.src;
@@ -738,9 +790,14 @@ class Parser {
           out += s.slice(from, i) + (d === 110 ? "\n" : d === QUOTE ? '"' : "\\");
           i++;
           from = i + 1;
-        } else {
+        } else if (this.om) {
           this.oddEscape = true;
+        } else if (i + 1 < len && d !== LF) {
+          // (A backslash before the line's end is left to the unterminated-string error below.)
+          this.fail(i, `invalid escape sequence ${escapeSequence(s, i)} in a quoted string; the text format knows only \\\\ (backslash), \\" (quote) and \\n (newline): write a backslash as \\\\`);
         }
+      } else if (isSurrogate(c)) {
+        if (isLoneSurrogate(s, i)) this.fail(i, loneSurrogateProblem(c));
       }
     }
     this.fail(start - 1, "unterminated quoted string: the closing '\"' is missing before the end of the line (escape quotes as \\\" and newlines as \\n)");
@@ -833,6 +890,9 @@ class Parser {
     }
     const end = this.lineEnd(p);
     this.pos = end + 1;
+    // "# HELP name" or "# TYPE name" with nothing after the name is a comment in the text format,
+    // as in the Pushgateway's parser (it has no text to take).
+    if (!om && p >= end) return;
 
     const st = this.familyForMetadata(name, kw, nameAt);
     if (kw === "HELP") {
@@ -862,37 +922,61 @@ class Parser {
     }
   }
 
+  /**
+   * The HELP text in `[start, end)`, unescaped: `\\`, `\n` and `\"` (the Pushgateway's parser reads
+   * `\"` in text-format HELP too). Any other backslash is an error in the text format, as there, and
+   * stays as written in OpenMetrics, as its test vectors require.
+   */
   unescapeHelp(start: number, end: number): string {
     const s = this.src;
     // Looked for within the line: indexOf would search on to the body's end whenever the line has
     // no backslash, once per HELP line.
     let i = start;
-    while (i < end && s.charCodeAt(i) !== BSLASH) i++;
+    for (let c = s.charCodeAt(i); i < end && c !== BSLASH; c = s.charCodeAt(++i)) {
+      if (isSurrogate(c) && isLoneSurrogate(s, i)) this.fail(i, loneSurrogateProblem(c));
+    }
     if (i >= end) return s.slice(start, end);
     let out = "";
     let from = start;
-    for (; i < end - 1; i++) {
-      if (s.charCodeAt(i) !== BSLASH) continue;
-      const d = s.charCodeAt(i + 1);
-      // Text 0.0.4 escapes only \\ and \n in HELP; OpenMetrics also \".
-      if (d === BSLASH || d === 110 /* n */ || (d === QUOTE && this.om)) {
+    for (; i < end; i++) {
+      const c = s.charCodeAt(i);
+      if (isSurrogate(c) && isLoneSurrogate(s, i)) this.fail(i, loneSurrogateProblem(c));
+      if (c !== BSLASH) continue;
+      const d = i + 1 < end ? s.charCodeAt(i + 1) : -1;
+      if (d === BSLASH || d === 110 /* n */ || d === QUOTE) {
         out += s.slice(from, i) + (d === 110 ? "\n" : d === QUOTE ? '"' : "\\");
         i++;
         from = i + 1;
+      } else if (!this.om) {
+        this.fail(
+          i,
+          d < 0
+            ? "the HELP text ends with a lone backslash; write a backslash as \\\\"
+            : `invalid escape sequence ${escapeSequence(s, i)} in HELP text; the text format knows only \\\\ (backslash), \\n (newline) and \\" (quote): write a backslash as \\\\`,
+        );
       }
     }
     return out + s.slice(from, end);
   }
 
+  /**
+   * The family a metadata line is about. The text format keeps a family's lines together wherever
+   * they are (a HELP may come after the samples, or after other families), as the Pushgateway's
+   * parser does; only TYPE must precede the samples. OpenMetrics wants all metadata first.
+   */
   familyForMetadata(name: string, kw: string, pos: number): FamilyState {
     const cur = this.cur;
-    if (cur !== undefined && cur.name === name) {
-      if (cur.hasSamples) {
-        this.fail(pos, `# ${kw} for "${name}" comes after its samples; put HELP and TYPE lines before the family's first sample`);
-      }
-      return cur;
+    let st = cur !== undefined && cur.name === name ? cur : undefined;
+    if (st === undefined && !this.om) {
+      const earlier = this.used.get(name);
+      if (earlier !== undefined && earlier.name === name) st = earlier;
     }
-    return this.openFamily(name, pos, false);
+    if (st === undefined) return this.openFamily(name, pos, false);
+    if (st.hasSamples && (this.om || kw === "TYPE")) {
+      const what = this.om ? "HELP, TYPE and UNIT lines" : "the TYPE line";
+      this.fail(pos, `# ${kw} for "${name}" comes after its samples; put ${what} before the family's first sample`);
+    }
+    return st;
   }
 
   setType(st: FamilyState, type: string, pos: number, namePos: number): void {
@@ -900,7 +984,15 @@ class Parser {
     const kind = (om ? OM_TYPES : TEXT_TYPES).get(type);
     if (kind === undefined) {
       const known = om ? "counter, gauge, histogram, gaugehistogram, summary, info, stateset or unknown" : "counter, gauge, histogram, summary or untyped";
-      const hint = om && type === "untyped" ? ' (OpenMetrics calls it "unknown")' : !om && type === "unknown" ? ' (the text format calls it "untyped")' : "";
+      const gauge = !om && /^gauge_?histogram$/i.test(type);
+      const hint =
+        om && type === "untyped"
+          ? ' (OpenMetrics calls it "unknown")'
+          : !om && type === "unknown"
+            ? ' (the text format calls it "untyped")'
+            : gauge
+              ? " (the gateway does not store gauge histograms: push it as a histogram or as gauges)"
+              : "";
       this.fail(pos, `unknown metric type "${type}"${hint}; use ${known}`);
     }
     if (st.hasUnit && st.unit !== "" && (kind === K_INFO || kind === K_STATESET)) {
@@ -927,7 +1019,7 @@ class Parser {
     const prev = this.used.get(name);
     if (prev !== undefined) {
       const type = kindName(prev.kind, this.om);
-      if (bySample && prev === this.cur) {
+      if (bySample && (prev === this.cur || !this.om)) {
         const names = suffixes(prev.kind, this.om).map((x) => `"${prev.name}${x}"`);
         if (roleOf(prev, prev.name, this.om) !== R_NONE) names.unshift(`"${prev.name}"`);
         this.fail(pos, `sample "${name}" does not fit the ${type} "${prev.name}", whose samples are named ${names.join(", ")}`);
@@ -953,6 +1045,8 @@ class Parser {
       keys: [],
       values: [],
       count: 0,
+      first: this.index.count,
+      index: undefined,
       histograms: [],
       summaries: [],
       slots: [],
@@ -979,8 +1073,9 @@ class Parser {
     const st = this.cur;
     if (st === undefined) return;
     this.cur = undefined;
-    for (const slot of st.slots) this.checkPoint(st, slot);
-    if (st.count > 0) {
+    // A text-format family may come back later (see `reopen`): its series are checked at the end.
+    if (this.om) for (const slot of st.slots) this.checkPoint(st, slot);
+    if (st.count > 0 && st.index === undefined) {
       st.keys = this.scalarKeys.slice(0, st.count);
       st.values = this.scalarValues.slice(0, st.count);
     }
@@ -989,6 +1084,20 @@ class Parser {
       st.keys = st.keys.filter((_, i) => !pending.has(i));
       st.values = st.values.filter((_, i) => !pending.has(i));
     }
+  }
+
+  /**
+   * Makes an earlier family the open one again: in the text format a family's lines may be spread
+   * over the body, and the Pushgateway's parser merges them (expfmt's "evil summary" case). The
+   * family moves to a series index of its own the first time, so that its series stay findable,
+   * duplicates included, however often the body switches between families.
+   */
+  reopen(st: FamilyState): FamilyState {
+    this.closeFamily();
+    st.index ??= this.index.extract(st.first, st.type === "histogram" || st.type === "summary" ? st.slots.length : st.count);
+    this.cur = st;
+    this.prevSlot = undefined;
+    return st;
   }
 
   // ---- samples ------------------------------------------------------------------------------
@@ -1005,23 +1114,45 @@ class Parser {
     let role = R_NONE;
     let hasLabels = false;
     let afterComma = false;
+    let nameItems = NAME_NONE;
 
     if (c === LBRACE) {
-      // {"name", labels...}: the quoted-name form Prometheus 3 uses for UTF-8 names.
+      // {"name", labels...}: the quoted-name form Prometheus 3 uses for UTF-8 names. The text format
+      // also allows the name after labels ({a="1", "name"}), as the Pushgateway's parser does.
       p = this.blanks(p + 1);
-      if (s.charCodeAt(p) !== QUOTE) {
+      const quoteAt = p;
+      let nameFirst = false;
+      name = "";
+      if (s.charCodeAt(p) === QUOTE) {
+        const quoted = this.quoted(p);
+        const q = this.blanks(this.pos);
+        c = s.charCodeAt(q);
+        if (c !== EQ) {
+          const problem = metricNameProblem(quoted);
+          if (problem !== undefined) this.fail(quoteAt, problem);
+          name = quoted;
+          nameFirst = true;
+          if (c === COMMA) hasLabels = afterComma = true;
+          else if (c !== RBRACE) this.fail(q, `expected ',' or '}' after the quoted metric name, found ${this.describe(q)}`);
+          p = q + 1;
+          nameItems = NAME_TAKEN;
+        } else if (om) {
+          this.fail(quoteAt, `the sample has no metric name: ${JSON.stringify(quoted)} is followed by '=', so it is a label name; put the metric name before '{' or first inside the braces`);
+        }
+      } else if (om) {
         this.fail(p, `expected the metric name as a quoted string after '{', found ${this.describe(p)}; a sample needs a metric name`);
       }
-      const quoteAt = p;
-      name = this.metricName(p, "");
-      p = this.blanks(this.pos);
-      c = s.charCodeAt(p);
-      if (c === EQ) {
-        this.fail(quoteAt, `the sample has no metric name: ${JSON.stringify(name)} is followed by '=', so it is a label name; put the metric name before '{' or first inside the braces`);
+      if (!nameFirst) {
+        // Look for the name among the labels: this scan also reports anything wrong with them.
+        this.nameItemAt = -1;
+        this.labels(p, this.nameScan, false, "", NAME_SKIP);
+        if (this.nameItemAt < 0) {
+          this.fail(nameStart, `the sample has no metric name: write it before '{' or quote it inside the braces, e.g. {"my.metric",label="value"} 1`);
+        }
+        name = this.metricName(this.nameItemAt, "");
+        hasLabels = true;
+        nameItems = NAME_SKIP;
       }
-      if (c === COMMA) hasLabels = afterComma = true;
-      else if (c !== RBRACE) this.fail(p, `expected ',' or '}' after the quoted metric name, found ${this.describe(p)}`);
-      p++;
     } else {
       // The previous sample's name, already validated, is the likely one: compare before scanning.
       const last = cur === undefined ? "" : cur.lastName;
@@ -1065,11 +1196,19 @@ class Parser {
       st = cur;
     } else {
       role = cur === undefined ? R_NONE : roleOf(cur, name, om);
-      if (cur === undefined || role === R_NONE) {
-        st = this.openFamily(name, nameStart, true);
-        role = R_VALUE;
-      } else {
+      if (cur !== undefined && role !== R_NONE) {
         st = cur;
+      } else {
+        // The text format merges a family's lines wherever they are (see `reopen`).
+        const earlier = om ? undefined : this.used.get(name);
+        const earlierRole = earlier === undefined || earlier === cur ? R_NONE : roleOf(earlier, name, om);
+        if (earlier !== undefined && earlierRole !== R_NONE) {
+          st = this.reopen(earlier);
+          role = earlierRole;
+        } else {
+          st = this.openFamily(name, nameStart, true);
+          role = R_VALUE;
+        }
       }
       st.lastName = name;
       st.lastNameAt = s.charCodeAt(nameStart) === LBRACE ? -1 : nameStart;
@@ -1084,7 +1223,7 @@ class Parser {
     if (hasLabels) {
       const special = role === R_BUCKET ? "le" : role === R_QUANTILE ? "quantile" : role === R_STATE ? st.name : "";
       this.labelsAt = p;
-      p = this.labels(p, lab, afterComma, special);
+      p = this.labels(p, lab, afterComma, special, nameItems);
     } else {
       this.labelsAt = -1;
       lab.reset();
@@ -1095,10 +1234,14 @@ class Parser {
     if (om) {
       if (c !== SP) this.fail(p, p >= len || c === LF ? `expected a space and the sample value` : `expected a space before the sample value, found ${this.describe(p)}`);
       p++;
-    } else {
-      if (!this.isBlank(c)) this.fail(p, p >= len || c === LF ? `expected a blank and the sample value` : `expected a blank before the sample value, found ${this.describe(p)}`);
+    } else if (this.isBlank(c)) {
       p = this.blanks(p);
+    } else if (p >= len || c === LF) {
+      this.fail(p, `expected a blank and the sample value`);
+    } else if (!hasLabels && s.charCodeAt(nameStart) !== LBRACE) {
+      this.fail(p, `expected a blank before the sample value, found ${this.describe(p)}`);
     }
+    // (In the text format the value may follow '}' directly: `a{b="c"}1`, as the Pushgateway reads it.)
     const valueAt = p;
     // Plain decimals (most values) are read here in one pass; the rest by tokenEnd and parseNumber.
     let mantissa = 0;
@@ -1184,9 +1327,11 @@ class Parser {
    * Scans `name="value", ...}` from p, just after '{' (or, with `afterComma`, after the comma that
    * follows a quoted metric name), into `lab`; returns the position after '}'. Checks names and
    * duplicates, notes where the label named `special` is, and whether the text is already the
-   * canonical key (`lab.plain`, `lab.sorted`).
+   * canonical key (`lab.plain`, `lab.sorted`). `nameItems` says what a quoted string that is not
+   * followed by '=' is: an error (NAME_NONE), the metric name, skipped and its quote's position
+   * left in `nameItemAt` (NAME_SKIP, once), or a second metric name (NAME_TAKEN).
    */
-  labels(p: number, lab: LabelScan, afterComma: boolean, special: string): number {
+  labels(p: number, lab: LabelScan, afterComma: boolean, special: string, nameItems: number): number {
     const s = this.src;
     const len = this.len;
     const om = this.om;
@@ -1207,6 +1352,30 @@ class Parser {
       if (c === QUOTE) {
         quotedName = this.quoted(p);
         p = this.pos;
+        if (nameItems !== NAME_NONE) {
+          // Followed by ',' or '}' rather than '=': the sample's metric name, which the text format
+          // may put anywhere in the braces (`{a="1","my.metric"}`), as the Pushgateway reads it.
+          const q = this.blanks(p);
+          const d = s.charCodeAt(q);
+          if (d === COMMA || d === RBRACE) {
+            if (nameItems === NAME_TAKEN) {
+              this.fail(nameAt, `${JSON.stringify(quotedName)} is a second metric name: a sample has one; a label is written "name"="value"`);
+            }
+            nameItems = NAME_TAKEN;
+            this.nameItemAt = nameAt;
+            // Neither the text between the labels nor the names' positions are the usual ones.
+            plain = false;
+            cached = false;
+            this.scanNames = Math.min(this.scanNames, i);
+            p = q;
+            if (d === RBRACE) break;
+            p = this.blanks(p + 1);
+            c = s.charCodeAt(p);
+            if (c === RBRACE && !om) break;
+            i--;
+            continue;
+          }
+        }
         const problem = labelNameProblem(quotedName);
         if (problem !== undefined) this.fail(nameAt, problem);
         // Even a legacy name differs from its quoted spelling.
@@ -1259,6 +1428,7 @@ class Parser {
         if (c === QUOTE) break;
         if (c === BSLASH || c === LF) {
           this.oddEscape = false;
+          // quoted() decodes from the opening quote and checks the rest of the value.
           decoded = this.quoted(p);
           // `\\`, `\"` and `\n` are also how the key escapes; any other backslash is kept, and doubled there.
           if (this.oddEscape) plain = false;
@@ -1266,6 +1436,7 @@ class Parser {
           for (; q < end; q++) h = Math.imul(h ^ s.charCodeAt(q), FNV_PRIME);
           break;
         }
+        if (isSurrogate(c) && isLoneSurrogate(s, q)) this.fail(q, loneSurrogateProblem(c));
         h = Math.imul(h ^ c, FNV_PRIME);
         q++;
       }
@@ -1502,7 +1673,7 @@ class Parser {
   scanAgain(at: number, skipped: string): { text: string; count: number } {
     if (at < 0) return { text: "{}", count: 0 };
     const lab = new LabelScan();
-    this.labels(at, lab, false, skipped);
+    this.labels(at, lab, false, skipped, this.om ? NAME_TAKEN : NAME_SKIP);
     return { text: formatLabels(this.materialize(lab, skipped === "" ? -1 : lab.special)), count: lab.n };
   }
 
@@ -1594,7 +1765,7 @@ class Parser {
     if (s.charCodeAt(p) !== LBRACE) this.fail(p, `expected '{' to open the exemplar's labels, found ${this.describe(p)}`);
     const labelsAt = p;
     const lab = this.exemplarLab;
-    p = this.labels(p + 1, lab, false, "");
+    p = this.labels(p + 1, lab, false, "", NAME_NONE);
     let chars = 0;
     for (let i = 0; i < lab.n; i++) chars += codePoints(this.nameOf(lab, i)) + codePoints(this.valueOf(lab, i));
     if (chars > 128) this.fail(labelsAt, `exemplar labels are ${chars} characters long; OpenMetrics allows at most 128 (names and values together)`);
@@ -1651,8 +1822,10 @@ class Parser {
       if (value < 0) this.fail(valueAt, `counter value ${value} is negative; a counter must be a non-negative number`);
     }
     const grouped = this.group.length > 0;
-    const keys = this.scalarKeys;
-    const values = this.scalarValues;
+    // A family with an index of its own (see `reopen`) keeps its keys and values in place.
+    const series = st.index ?? this.index;
+    const keys = st.index === undefined ? this.scalarKeys : st.keys;
+    const values = st.index === undefined ? this.scalarValues : st.values;
     // The series' key, and what identifies it in the body: the same key, unless grouping labels
     // replaced a label of its own. Then two of the body's series may share a key, which `prepare`
     // rejects; the body's own key, kept in `bodyKeys`, tells whether this is one series twice.
@@ -1661,19 +1834,19 @@ class Parser {
     let at: number;
     if (!grouped) {
       key = this.bodyKey(lab, -1);
-      at = this.index.find(this.keyHash(lab, -1, key), key, keys, undefined);
+      at = series.find(this.keyHash(lab, -1, key), key, keys, undefined);
     } else {
       key = this.groupedKey(lab, -1);
       if (this.replaced) {
         own = this.bodyKey(lab, -1);
-        at = this.index.find(this.keyHash(lab, -1, own), own, st.bodyKeys, undefined);
+        at = series.find(this.keyHash(lab, -1, own), own, st.bodyKeys, undefined);
       } else {
         // The grouping only adds pairs: the key's hash is the body's plus theirs.
         const hash = (this.keyHash(lab, -1, lab.plain ? "" : this.bodyKey(lab, -1)) + this.groupHash) | 0;
-        at = this.index.find(hash, key, keys, st.bodyKeys);
+        at = series.find(hash, key, keys, st.bodyKeys);
       }
     }
-    const found = at < 0 ? -1 : this.index.index(at);
+    const found = at < 0 ? -1 : series.index(at);
     let step = G_NEW;
     let isGroup = false;
     if (om) {
@@ -1694,7 +1867,7 @@ class Parser {
     }
     if (found < 0) {
       const index = st.count++;
-      this.index.add(at, this.labelsAt);
+      series.add(at, this.labelsAt);
       // Overwritten where an earlier family left entries: the arrays grow once per parse.
       const seriesValue = role === R_CREATED ? NaN : value;
       if (index < keys.length) {
@@ -1719,7 +1892,7 @@ class Parser {
       values[found] = value;
       return;
     }
-    const first = this.scanAgain(this.index.labelsAt[this.index.first + found] ?? -1, "");
+    const first = this.scanAgain(series.labelsAt[series.first + found] ?? -1, "");
     const hint = first.count !== lab.n ? " (a label with an empty value is the same as no label)" : "";
     this.fail(pos, `duplicate series ${name}${first.text}${hint}: it already has a sample in this body; send each series once`);
   }
@@ -1728,6 +1901,7 @@ class Parser {
     const om = this.om;
     const kind = st.kind;
     const lab = this.lab;
+    const index = st.index ?? this.index;
     const skip = role === R_BUCKET || role === R_QUANTILE ? lab.special : -1;
     // Most samples continue the previous sample's series: compare with its labels in the body first.
     const prev = this.prevSlot;
@@ -1738,8 +1912,8 @@ class Parser {
       slot = prev;
     } else {
       key = this.bodyKey(lab, skip);
-      miss = this.index.find(this.keyHash(lab, skip, key), key, st.bodyKeys, undefined);
-      if (miss >= 0) slot = st.slots[this.index.index(miss)];
+      miss = index.find(this.keyHash(lab, skip, key), key, st.bodyKeys, undefined);
+      if (miss >= 0) slot = st.slots[index.index(miss)];
     }
     if (om) {
       const step = this.enterGroup(st, slot, hasTs, ts, pos, tsAt, skip);
@@ -1773,7 +1947,7 @@ class Parser {
       }
       const skipped = skip < 0 ? "" : role === R_BUCKET ? "le" : "quantile";
       slot = { point, labelsAt: this.labelsAt, skipped, line: this.line, negativeBucket: false, negativeSum: false };
-      this.index.add(miss, this.labelsAt);
+      index.add(miss, this.labelsAt);
       st.slots.push(slot);
       st.keys.push(this.seriesKey(lab, skip, key));
       st.bodyKeys.push(key);
@@ -1852,14 +2026,29 @@ class Parser {
     return n;
   }
 
-  /** Checks a complete histogram point: the +Inf bucket, `_count`, and OpenMetrics' sum rules. */
+  /**
+   * Checks a complete histogram point: the +Inf bucket, `_count`, and OpenMetrics' sum rules. A
+   * text-format histogram without a +Inf bucket gets one equal to its `_count`, as the Pushgateway
+   * exposes it (expfmt's writer adds it); without `_count` either, its total is unknown: an error.
+   */
   checkPoint(st: FamilyState, slot: Slot): void {
     const series = slot.point;
     if (!("bounds" in series)) return;
     const om = this.om;
-    const n = series.bounds.length;
+    let n = series.bounds.length;
     if (n === 0 || series.bounds[n - 1] !== Infinity) {
-      throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)} has no le="+Inf" bucket; every histogram needs one, equal to its count`);
+      const count = series.count;
+      if (om || count === undefined) {
+        const fix = om ? "" : ' (or at least a _count, which it then equals)';
+        throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)} has no le="+Inf" bucket; every histogram needs one, equal to its count${fix}`);
+      }
+      const last = series.counts[n - 1] ?? 0;
+      if (count < last) {
+        throw parseError(slot.line, 1, `${this.seriesWhere(st, slot)}: _count ${count} is less than the le="${formatNumber(series.bounds[n - 1] ?? 0)}" bucket's ${last}, so it cannot be the le="+Inf" bucket; bucket counts are cumulative`);
+      }
+      series.bounds.push(Infinity);
+      series.counts.push(count);
+      n++;
     }
     const inf = series.counts[n - 1] ?? 0;
     const gauge = st.kind === K_GAUGEHISTOGRAM;
@@ -2023,4 +2212,34 @@ function formatLabels(pairs: LabelPairs): string {
     out += `${isLegacyLabelName(name) ? name : `"${escapeQuoted(name)}"`}="${escapeQuoted(pairs[i + 1] ?? "")}"`;
   }
   return `${out}}`;
+}
+
+/** Whether `c` is a UTF-16 surrogate code unit (half of a pair, or alone). */
+function isSurrogate(c: number): boolean {
+  return (c & 0xf800) === 0xd800;
+}
+
+/**
+ * Whether the surrogate at `i` has no partner: a high one not followed by a low one, or a low one
+ * not preceded by a high one. Such text is not Unicode and cannot be written as UTF-8; it is what
+ * a string from RPC can hold where an HTTP body would be rejected as invalid UTF-8.
+ */
+function isLoneSurrogate(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  if (c <= 0xdbff) {
+    const d = s.charCodeAt(i + 1);
+    return !(d >= 0xdc00 && d <= 0xdfff);
+  }
+  const b = s.charCodeAt(i - 1);
+  return !(b >= 0xd800 && b <= 0xdbff);
+}
+
+function loneSurrogateProblem(c: number): string {
+  return `lone UTF-16 surrogate U+${c.toString(16).toUpperCase()}: the text is not valid Unicode and cannot be written as UTF-8; fix the string's encoding`;
+}
+
+/** The backslash at `i` and the character after it, quoted for an error message: `"\t"`. */
+function escapeSequence(s: string, i: number): string {
+  const cp = s.codePointAt(i + 1) ?? 0;
+  return cp < 0x20 || cp === 0x7f ? `"\\" followed by U+${cp.toString(16).toUpperCase().padStart(4, "0")}` : `"\\${String.fromCodePoint(cp)}"`;
 }
