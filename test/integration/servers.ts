@@ -1,17 +1,91 @@
-/** Starts real servers for integration tests: `wrangler dev` and Prometheus, on 127.0.0.1 only. */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+/**
+ * Starts real servers for integration tests: `wrangler dev` and Prometheus, on 127.0.0.1 only, and
+ * checks that every peer a test starts is installed before the test relies on it.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
+import { afterAll } from "vitest";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
+
+/**
+ * The peers the integration tests start, where Debian installs them, and the package that does.
+ * Each path can be overridden with its environment variable (e.g. to try a test without the peer).
+ */
+export const PEERS = {
+  prometheus: { path: process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus", env: "PROMETHEUS_BIN", package: "prometheus" },
+  promtool: { path: process.env.PROMTOOL_BIN ?? "/usr/bin/promtool", env: "PROMTOOL_BIN", package: "prometheus" },
+  python: { path: process.env.PYTHON_BIN ?? "/usr/bin/python3", env: "PYTHON_BIN", package: "python3-prometheus-client" },
+  chromium: { path: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium", env: "CHROMIUM_BIN", package: "chromium" },
+  go: { path: process.env.GO_BIN ?? "/usr/bin/go", env: "GO_BIN", package: "golang-go" },
+} as const;
+
+export type Peer = keyof typeof PEERS;
 
 export interface Server {
   url: string;
   port: number;
   stop(): Promise<void>;
   output(): string;
+}
+
+/** What to tell a person whose machine lacks `pkg`. */
+function installHint(pkg: string): string {
+  return `install it with \`apt-get install -y ${pkg}\` (bash .ci/run installs every peer the tests need)`;
+}
+
+/**
+ * Fails the calling test at once, with a message naming the binary and its Debian package, when
+ * `path` (absolute, or a name looked up in PATH) is not an executable file. Call it before starting
+ * a peer: otherwise a missing peer is an unhandled ENOENT, a 60 s wait, or a check that passes
+ * because it never ran. Returns the executable's path.
+ */
+export function requireBinary(path: string, pkg: string, env?: string): string {
+  const candidates = path.includes("/") ? [path] : (process.env.PATH ?? "").split(delimiter).filter((d) => d !== "").map((d) => join(d, path));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  const where = path.includes("/") ? `${path} does not exist or is not executable` : `${path} is not in PATH (${process.env.PATH ?? ""})`;
+  const override = env === undefined ? "" : ` or set ${env} to its path`;
+  throw new Error(`missing peer: ${where}; ${installHint(pkg)}${override}`);
+}
+
+/** `requireBinary` for one of the known peers. */
+export function requirePeer(peer: Peer): string {
+  const { path, package: pkg, env } = PEERS[peer];
+  return requireBinary(path, pkg, env);
+}
+
+/**
+ * Fails the calling test when `python` cannot import `module` (Debian's python3-* packages install
+ * into /usr/bin/python3's dist-packages, which another python3 in PATH does not see).
+ */
+export function requirePythonModule(module: string, pkg: string): string {
+  const python = requirePeer("python");
+  const result = spawnSync(python, ["-c", `import ${module}`], { encoding: "utf8" });
+  if (result.error !== undefined || result.status !== 0) {
+    const why = result.error?.message ?? result.stderr.trim().split("\n").pop() ?? `exit status ${String(result.status)}`;
+    throw new Error(`missing peer: ${python} cannot import ${module} (${why}); ${installHint(pkg)}`);
+  }
+  return python;
+}
+
+/** Fails the calling test when `path` (e.g. a library's sources) is not readable. */
+export function requirePath(path: string, pkg: string, what: string): string {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new Error(`missing peer: ${what} (${path}) is not installed; ${installHint(pkg)}`);
+  }
+  return path;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -27,21 +101,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function start(command: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
+/** A started peer: its output, and why it ended if it did (a spawn error such as ENOENT, or an exit). */
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  ended: Promise<string>;
+}
+
+function start(command: string, args: string[], env: Record<string, string> = {}): Started {
   let log = "";
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", ...env },
+    // TMPDIR: wrangler and workerd write their scratch files (miniflare-*) into a directory this
+    // file's cleanup removes, so a run leaves nothing in /tmp even when a child is killed.
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", TMPDIR: tempDir("mg-tmp-"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
   child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
-  return { child, output: () => log };
+  // Without an 'error' listener a failed spawn is an uncaught exception that ends the whole run.
+  const ended = new Promise<string>((ok) => {
+    child.once("error", (e) => ok(`${command} could not be started: ${e.message}`));
+    child.once("exit", (code, signal) => ok(`${command} exited (${signal ?? `code ${String(code)}`})`));
+  });
+  return { child, output: () => log, ended };
 }
 
 async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((ok) => child.once("exit", () => ok()));
   try {
     // The whole process group: wrangler leaves workerd behind otherwise.
@@ -74,24 +162,45 @@ export async function waitFor(url: string, what: string, output: () => string, m
   throw new Error(`${what} did not come up at ${url}:\n${output()}`);
 }
 
+/** `waitFor`, but a peer that ends before it is ready fails at once, with its output. */
+async function waitForStarted(url: string, what: string, started: Started): Promise<void> {
+  const ended = started.ended.then((why) => {
+    throw new Error(`${what} ended before it answered ${url}: ${why}\n${started.output()}`);
+  });
+  // Promise.race handles both outcomes, so stopping the peer later is no unhandled rejection.
+  await Promise.race([waitFor(url, what, started.output), ended]);
+}
+
 /**
  * `wrangler dev` of this project with its state in `persistTo`, as `npm start` runs it. With
  * `configs`, those wrangler configs are served together in one process, the first one answering.
  */
 export async function startGateway(persistTo: string, vars: Record<string, string> = {}, configs: string[] = [], ready = "/-/healthy"): Promise<Server> {
+  const wrangler = join(ROOT, "node_modules/.bin/wrangler");
+  try {
+    accessSync(wrangler, constants.X_OK);
+  } catch {
+    throw new Error(`${wrangler} is missing: run \`npm ci\` in ${ROOT}`);
+  }
   const port = await freePort();
   const args = ["dev", ...configs.flatMap((c) => ["-c", c]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--log-level", "warn", "--inspector-port", String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const { child, output } = start(join(ROOT, "node_modules/.bin/wrangler"), args);
+  const started = start(wrangler, args);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}${ready}`, "wrangler dev", output);
-  return { url, port, stop: () => stopGroup(child), output };
+  try {
+    await waitForStarted(`${url}${ready}`, "wrangler dev", started);
+  } catch (e) {
+    await stopGroup(started.child);
+    throw e;
+  }
+  return { url, port, stop: () => stopGroup(started.child), output: started.output };
 }
 
 /** Prometheus from the Debian package, scraping `targets` every second, with remote write receiving on. */
 export async function startPrometheus(targets: string[]): Promise<Server> {
+  const prometheus = requirePeer("prometheus");
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "mg-prom-"));
+  const dir = tempDir("mg-prom-");
   const config = join(dir, "prometheus.yml");
   writeFileSync(
     config,
@@ -106,17 +215,38 @@ export async function startPrometheus(targets: string[]): Promise<Server> {
       "",
     ].join("\n"),
   );
-  const { child, output } = start(process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus", [
+  const started = start(prometheus, [
     `--config.file=${config}`,
     `--storage.tsdb.path=${join(dir, "data")}`,
     `--web.listen-address=127.0.0.1:${port}`,
     "--web.enable-remote-write-receiver",
   ]);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/-/ready`, "prometheus", output);
-  return { url, port, stop: () => stopGroup(child), output };
+  try {
+    await waitForStarted(`${url}/-/ready`, "prometheus", started);
+  } catch (e) {
+    await stopGroup(started.child);
+    throw e;
+  }
+  return { url, port, stop: () => stopGroup(started.child), output: started.output };
 }
 
+const created = new Set<string>();
+
+/**
+ * A fresh directory under the system temp dir. It lives until the end of the test file that made
+ * it (a gateway restarted on the same state needs it across tests), then it is removed.
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.add(dir);
+  return dir;
 }
+
+// Registered when a test file imports this module, so it belongs to that file's top-level suite;
+// vitest runs after-hooks in reverse order, so this runs after the file's own afterAll stopped
+// its servers.
+afterAll(() => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  created.clear();
+});
