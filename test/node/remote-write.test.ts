@@ -11,6 +11,7 @@ import {
   type StaleSeries,
 } from "../../src/wire/remote-write/write-request";
 import { ProtoWriter } from "../../src/wire/remote-write/protobuf";
+import { thrown } from "./helpers";
 
 // The messages of prometheus/prompb types.proto and remote.proto that remote write 1.0 uses
 // (gogoproto options, exemplars and native histograms left out).
@@ -426,9 +427,14 @@ describe("encodeWriteRequests", () => {
   });
 
   it("rejects options it cannot honour", () => {
-    expect(() => encodeWriteRequests([], [], { timestampMs: 1.5 })).toThrow(RangeError);
-    expect(() => encodeWriteRequests([], [], { timestampMs: -1 })).toThrow(RangeError);
-    expect(() => encodeWriteRequests([], [], { timestampMs: T, maxSeriesPerRequest: 0 })).toThrow(RangeError);
+    const rangeError = (options: Parameters<typeof encodeWriteRequests>[2]) => {
+      const e = thrown(() => encodeWriteRequests([], [], options));
+      expect(e).toBeInstanceOf(RangeError);
+      return e.message;
+    };
+    expect(rangeError({ timestampMs: 1.5 })).toBe("timestampMs must be a non-negative integer of milliseconds since the epoch, got 1.5");
+    expect(rangeError({ timestampMs: -1 })).toBe("timestampMs must be a non-negative integer of milliseconds since the epoch, got -1");
+    expect(rangeError({ timestampMs: T, maxSeriesPerRequest: 0 })).toBe("maxSeriesPerRequest must be a positive integer, got 0");
   });
 
   it("round-trips through snappy block format", () => {
