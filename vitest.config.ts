@@ -15,6 +15,11 @@ export default defineConfig({
               bindings: {
                 MAX_BODY_BYTES: "1048576",
                 MAX_SERIES: "20000",
+                MAX_SERIES_PER_FAMILY: "100000",
+                MAX_SHARD_BYTES: "67108864",
+                SERIES_TTL_SECONDS: "0",
+                SOURCE_TTL_SECONDS: "3600",
+                REMOTE_WRITE_NAME_ESCAPING: "underscores",
                 // One shard unless a test says otherwise (test/shards.test.ts spreads over several).
                 SHARDS: "1",
                 // Nothing listens here: tests that export replace fetch with a scripted receiver.
