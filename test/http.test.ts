@@ -149,9 +149,11 @@ describe("PATCH /metrics/:name", () => {
     expect(await userScrape()).toBe("");
   });
 
-  it("decodes percent-encoded names (UTF-8 names are quoted) and rejects malformed encoding", async () => {
+  it("decodes percent-encoded names (UTF-8 names are escaped for scrapers that did not ask for them) and rejects malformed encoding", async () => {
     expect((await call("/metrics/my.metric%20x", { method: "PATCH" })).status).toBe(204);
-    expect(await userScrape()).toContain('{"my.metric x"} 1\n');
+    expect(await userScrape()).toContain("\nmy_metric_x 1\n");
+    const utf8 = await call("/metrics", { headers: { Accept: "text/plain;version=1.0.0;escaping=allow-utf-8" } });
+    expect(await utf8.text()).toContain('\n{"my.metric x"} 1\n');
     const bad = await call("/metrics/bad%E0%A4%A", { method: "PATCH" });
     expect((await errorOf(bad)).status).toBe(400);
   });
@@ -173,14 +175,14 @@ describe("GET /metrics", () => {
       "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     await call("/metrics/c", { method: "PATCH" });
     const response = await call("/metrics", { headers: { Accept: accept } });
-    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8; escaping=underscores");
     expect(await response.text()).toContain("\nc 1\n");
   });
 
   it("serves OpenMetrics when asked explicitly", async () => {
     await call("/metrics/c", { method: "PATCH" });
     const byQuery = await call("/metrics?format=openmetrics");
-    expect(byQuery.headers.get("content-type")).toBe("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    expect(byQuery.headers.get("content-type")).toBe("application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores");
     const text = await byQuery.text();
     expect(text).toContain("# TYPE c counter\nc_total 1\n");
     expect(text.endsWith("# EOF\n")).toBe(true);

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { rejection, userScrape } from "./helpers";
+import { rejection, userScrape, withoutSelfMetrics } from "./helpers";
 
 const gw = exports.default;
 
@@ -50,11 +50,16 @@ describe("inc", () => {
     expect(empty.name).toBe("InvalidName");
   });
 
-  it("accepts UTF-8 names and quotes them on output", async () => {
+  it("accepts UTF-8 names: quoted with escaping allow-utf-8, escaped with underscores (the default)", async () => {
     await gw.inc("my.metric", { "my.label": 'va"l' });
-    const text = await userScrape();
-    expect(text).toContain('# TYPE "my.metric" counter\n');
-    expect(text).toContain('{"my.metric","my.label"="va\\"l"} 1\n');
+    const quoted = withoutSelfMetrics(await gw.scrape({ escaping: "allow-utf-8" }));
+    expect(quoted).toContain('# TYPE "my.metric" counter\n');
+    expect(quoted).toContain('{"my.metric","my.label"="va\\"l"} 1\n');
+    const escaped = await userScrape();
+    expect(escaped).toContain("# TYPE my_metric counter\n");
+    expect(escaped).toContain('my_metric{my_label="va\\"l"} 1\n');
+    expect(withoutSelfMetrics(await gw.scrape({ escaping: "values" }))).toContain('U__my_2e_metric{U__my_2e_label="va\\"l"} 1\n');
+    expect(withoutSelfMetrics(await gw.scrape({ escaping: "dots" }))).toContain('my_dot_metric{my_dot_label="va\\"l"} 1\n');
   });
 
   it("rejects label values that are not strings, with the label's name", async () => {
@@ -101,12 +106,15 @@ describe("observe", () => {
     expect(text).toContain('latency_seconds_count{route="/"} 2\n');
   });
 
-  it("takes custom buckets and rejects a different layout for the same series", async () => {
+  it("takes custom buckets, and merges another layout over the bounds both have", async () => {
     await gw.observe("size_bytes", undefined, 5, [1, 10]);
     expect(await userScrape()).toContain('size_bytes_bucket{le="10"} 1\n');
-    const error = await rejection(gw.observe("size_bytes", undefined, 5, [1, 100]));
-    expect(error.name).toBe("TypeConflict");
-    expect(error.message).toContain("bucket layout");
+    await gw.observe("size_bytes", undefined, 0.5, [1, 100]);
+    const text = await userScrape();
+    expect(text).toContain('size_bytes_bucket{le="1"} 1\nsize_bytes_bucket{le="+Inf"} 2\nsize_bytes_sum 5.5\nsize_bytes_count 2\n');
+    expect(text).not.toContain('le="10"');
+    expect(text).not.toContain('le="100"');
+    expect(await gw.scrape()).toContain('metrics_gateway_histogram_layout_narrowed_total{family="size_bytes"} 1\n');
     const order = await rejection(gw.observe("other_bytes", undefined, 5, [10, 1]));
     expect(order.name).toBe("BadRequest");
   });

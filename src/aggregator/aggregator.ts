@@ -1,718 +1,503 @@
 /**
- * The aggregator Durable Object: holds every series in SQLite (one row each) with an in-memory
- * index rebuilt on start, applies pushes atomically (aggregating, or replacing a Pushgateway group),
- * and renders the exposition.
+ * The aggregator Durable Object: one shard of the series. It applies batches of writes (each write
+ * whole or not at all, on its own), deletes, and hands its series over in pages for scrapes,
+ * exports and the status views. Memory changes only after storage has taken a write, so memory
+ * always equals what a restart rebuilds (`verify()` checks exactly that).
  */
 import { DurableObject } from "cloudflare:workers";
-import type { DeleteResult, ExpositionFormat, PushResult } from "../../rpc";
 import { ERROR_STATUS, GatewayError, isErrorName } from "../common/errors";
-import { renderFamily, renderHeader, renderSeries, type SeriesValue } from "../wire/exposition/format";
-import { includesAll, parseLabelKey } from "../common/labels";
-import { merge, type PreparedFamily } from "./merge";
-import type { LabelPairs, MetricType } from "../common/model";
-import type { StaleSeries } from "../wire/remote-write/write-request";
-import { newCounters, pushTimeFamilies, renderSelfMetrics, type Counters, type ExportReport } from "../common/self-metrics";
-import type { ShardFamily, ShardSeries } from "./shard-merge";
-import { REGISTRY_NAME, shardIndexOf, shardStub } from "./objects";
-import { Store, valueOf } from "./store";
-import type { TypeClaim } from "./registry";
+import { includesAll, labelNamesOf, parseLabelKey } from "../common/labels";
+import type { LabelPairs } from "../common/model";
+import { newCounters, type Counters, type ExportReport } from "../common/self-metrics";
+import type { PackedSeries } from "./codec";
+import { commitStage, type CommitResult } from "./commit";
+import { keyHash } from "./directory";
+import { REGISTRY_NAME, shardIndexOf } from "./objects";
+import { readPage, seriesExpired, type Page, type PageRequest } from "./pages";
+import { planWrite, Stage, type ApplyOptions, type PlanResult, type PreparedFamily, type WriteItem } from "./plan";
+import type { AdmitFamily, AdmitItem, AdmitVerdict } from "./registry";
+import { loadState, type ShardState } from "./state";
+import { Store } from "./store";
 
-interface FamilyState {
-  name: string;
-  type: MetricType;
-  help: string;
-  unit: string;
-  series: Map<string, SeriesValue>;
-  /** Label key -> id of the group that last wrote it; absent for the ungrouped group (id 0). */
-  owner: Map<string, number>;
-  /**
-   * Label key -> last write (ms), kept for the types whose shards merge by recency (gauges, summary
-   * quantiles, histogram layouts); counters and untyped add up and need none.
-   */
-  updated: Map<string, number> | null;
-  /** Label keys in output order; null when a series was added or removed since. */
-  sorted: string[] | null;
-  /** Rendered text 0.0.4 and OpenMetrics; null when anything in the family changed since. */
-  text: string | null;
-  openmetrics: string | null;
-}
-
-interface GroupState {
-  id: number;
-  /** The grouping key: the grouping labels as a canonical label key; "" for ungrouped writes. */
-  key: string;
-  /** Last successful and failed push, ms since the epoch (0: never). */
-  pushTime: number;
-  failureTime: number;
-  /** Families this group has written to (a superset: ownership may have moved since). */
-  families: Set<string>;
-}
-
-/** How a push meets what its group already has. */
-export interface ApplyOptions {
-  /** The grouping key (see {@link GroupState.key}). */
-  group: string;
-  /** `aggregate` merges with the aggregation rules; `replace` makes the group hold exactly this push. */
-  mode: "aggregate" | "replace";
-}
-
-/** One group as the operators' API shows it. */
-export interface GroupView {
-  key: string;
-  pushTime: number;
-  failureTime: number;
-  families: ShardFamily[];
-}
-
-/** The aggregator's state for the status page and `/api/v1/status`. */
-export interface StatusView {
-  families: number;
-  series: number;
-  groups: GroupView[];
-  remoteWrite: {
-    lastRunMs: number;
-    lastRunOk: boolean;
-    lastSuccessSeconds: number;
-    lastDurationSeconds: number;
-    samplesSent: number;
-    samplesFailed: number;
-    pendingStaleMarkers: number;
-  };
-}
-
-const UNGROUPED = 0;
-
-/** A shard's delete: how many series went, and the families it no longer holds at all. */
-export interface ShardDeleteResult extends DeleteResult {
-  emptied?: string[];
-}
+/** A write's outcome as a shard reports it (plain data: it crosses requests in group commit). */
+export type Outcome = { ok: ShardPushResult } | { error: { name: string; message: string } };
 
 /** A shard's push result: what the caller gets, plus the families a replacing push emptied here. */
-export interface ShardPushResult extends PushResult {
+export interface ShardPushResult extends PlanResult {
   emptied?: string[];
 }
 
-/** What a shard reports in the first step of a read. */
-export interface ShardCatalog {
-  /** `[name, type, help, unit, series]`, sorted by name. */
-  families: [string, MetricType, string, string, number][];
-  series: number;
-  counters: Counters;
-  /** `[grouping key, push time, failure time]` (ms). */
-  groups: [string, number, number][];
+/** A shard's delete: how many series went, and the families it no longer holds at all. */
+export interface ShardDeleteResult {
+  deleted: number;
+  /**
+   * A hash of each series that went (family and label key), so that a delete across shards counts
+   * a series once even if ungrouped writes left parts of it on several shards.
+   */
+  hashes?: number[];
+  emptied?: string[];
 }
 
-/** What a shard hands the export. */
-export interface ShardSnapshot {
-  families: ShardFamily[];
-  stale: StaleSeries[];
-  /** Tombstones recorded up to this time (ms) are in `stale`. */
-  upTo: number;
-  counters: Counters;
+/** What a shard reports in the first step of a read: counts and counters, no series. */
+export interface Catalog {
+  families: number;
   series: number;
-  /** As in {@link ShardCatalog}. */
-  groups: [string, number, number][];
+  bytes: number;
+  groups: number;
+  counters: Counters;
+  /** Stale markers owed by the export. */
+  staleMarkers: number;
+  /** Series of the ungrouped writes. */
+  ungrouped: number;
 }
 
-/** Series rows waiting for the end of a batch: family -> label key -> group and value. */
-type PendingRows = Map<string, Map<string, { group: string; value: SeriesValue }>>;
+/** One group as the status views show it. */
+export type GroupSummary = [key: string, pushTime: number, failureTime: number, ttlMs: number, series: number, families: number];
 
-/** A checked push: what it removes, the value of each series after it, families whose type it changes. */
-interface Plan {
-  doomed: Map<string, string[]>;
-  merged: SeriesValue[][];
-  retyped: Set<string>;
-  series: number;
+/** One family as the status views show it (series: this shard's). */
+export type FamilySummary = [name: string, type: string, help: string, unit: string, series: number];
+
+/** A shard's series of one family and one group, as hashes for the registry's directory. */
+export interface DirectoryPart {
+  group: string;
+  hashes: number[];
+}
+
+/** Stale markers for the export, in pages by row. */
+export interface StalePage {
+  series: PackedSeries[];
+  /** The last stale row in this page; pass it as `after` for the next, and to `exported` as `upTo`. */
+  lastId: number;
+  more: boolean;
 }
 
 export class Aggregator extends DurableObject<Env> {
   readonly #store: Store;
-  readonly #families = new Map<string, FamilyState>();
-  readonly #groups = new Map<string, GroupState>();
-  readonly #groupById: GroupState[] = [];
-  #seriesCount = 0;
-  #sortedNames: string[] | null = null;
+  #state: ShardState;
   readonly #counters: Counters = newCounters();
-  /** `family \0 key` of every series owed a stale marker (mirrors the `tombstones` table). */
-  readonly #tombstoned = new Set<string>();
+  readonly #index: number;
+  /** Writes and deletes run one at a time (reads do not wait). */
+  #lock: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // SQL calls are synchronous, so the index is complete before the first request is delivered.
+    // SQL calls are synchronous, so the state is complete before the first request is delivered.
     this.#store = new Store(ctx.storage.sql);
-    this.#group("");
-    for (const row of this.#store.groups()) {
-      const group = this.#group(row.key);
-      group.pushTime = row.push_time;
-      group.failureTime = row.failure_time;
-    }
-    for (const row of this.#store.families()) this.#families.set(row.name, newFamily(row.name, row.type, row.help, row.unit));
-    for (const row of this.#store.series()) {
-      const family = this.#families.get(row.family);
-      if (family === undefined) continue;
-      family.series.set(row.labels, valueOf(row));
-      family.updated?.set(row.labels, row.updated);
-      if (row.grp !== "") {
-        const group = this.#group(row.grp);
-        family.owner.set(row.labels, group.id);
-        group.families.add(family.name);
-      }
-      this.#seriesCount++;
-    }
-    for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
+    this.#state = loadState(this.#store);
     this.#counters.export.lastSuccessSeconds = (this.#store.getState("last_success_ms") ?? 0) / 1000;
     this.#index = shardIndexOf(ctx.id.name);
-    // Families stored before the type registry existed are registered once, before any request.
-    if (this.#families.size > 0 && this.#store.getState("registered") !== 1) {
+    // Label names stored before the registry checked them are registered once, before any request.
+    if (this.#state.families.size > 0 && this.#store.getState("registered") !== 3) {
       void ctx.blockConcurrencyWhile(async () => {
-        const claims = [...this.#families.values()].map((f) => ({ name: f.name, type: f.type }));
+        const items: AdmitItem[] = [...this.#state.families.values()].map((f) => ({
+          group: "",
+          families: [{ name: f.name, type: f.type, labels: [...f.labelNames], keys: [], keyNames: [] }],
+          retype: [],
+        }));
         try {
-          await this.#registry().claim(claims);
+          const verdicts = await this.#registry().admit(Math.max(0, this.#index), items);
+          verdicts.forEach((v, i) => {
+            if ("error" in v) console.error(`shard ${this.#index}: registering stored family "${items[i]?.families[0]?.name}" failed: ${v.error.message}`);
+          });
         } catch (error) {
-          console.error(`shard ${this.#index}: registering stored families with the type registry failed`, error);
+          console.error(`shard ${this.#index}: registering stored families with the registry failed`, error);
         }
-        this.#store.setState("registered", 1);
+        this.#store.setState("registered", 3);
       });
     }
   }
-
-  readonly #index: number;
 
   #registry() {
     return this.env.REGISTRY.getByName(REGISTRY_NAME);
   }
 
-  /** The group for a grouping key, created in memory when new. */
-  #group(key: string): GroupState {
-    let group = this.#groups.get(key);
-    if (group === undefined) {
-      group = { id: this.#groupById.length, key, pushTime: 0, failureTime: 0, families: new Set() };
-      this.#groups.set(key, group);
-      this.#groupById.push(group);
-    }
-    return group;
-  }
-
-  /** Deleted series are remembered for a stale marker only when there is an export to send it. */
   get #exporting(): boolean {
     return (this.env.SECRET_PROM_ENDPOINT ?? "") !== "";
   }
 
-  /**
-   * Applies a prepared push whole or not at all: every family and series is checked and merged
-   * first, then written in one transaction, and only then made visible in memory. A family new to
-   * this shard is first claimed in the type registry, with other requests held off meanwhile, so
-   * its type agrees with every other shard's.
-   */
-  async apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): Promise<ShardPushResult> {
-    this.#counters.writeCalls++;
-    return this.#applyOne(push, options);
+  get #limits() {
+    const maxSeries = positive(this.env.MAX_SERIES, 150_000);
+    const maxBytes = positive(this.env.MAX_SHARD_BYTES, 64 * 1024 * 1024);
+    return { maxSeries, maxBytes };
   }
 
-  async #applyOne(push: PreparedFamily[], options: ApplyOptions): Promise<ShardPushResult> {
+  async #exclusive<T>(body: () => Promise<T>): Promise<T> {
+    const previous = this.#lock;
+    let release: () => void = () => undefined;
+    this.#lock = new Promise<void>((resolve) => (release = resolve));
+    await previous;
     try {
-      const claims = this.#claimsFor(push);
-      if (claims.length === 0) return this.#apply(push, options, new Set());
-      // An error thrown out of blockConcurrencyWhile resets the object: carry it out as a value.
-      const outcome = await this.ctx.blockConcurrencyWhile(async (): Promise<{ ok: ShardPushResult } | { error: unknown }> => {
-        try {
-          const again = this.#claimsFor(push);
-          const retype = again.filter((c) => this.#families.has(c.name)).map((c) => c.name);
-          // Only a replacing push of a group that held the whole family here may change its type:
-          // check locally first, then that no other shard holds it.
-          this.#plan(push, options, new Set(retype));
-          for (const name of retype) await this.#checkNoOtherShardHas(name);
-          await this.#registry().claim(again, retype);
-          return { ok: this.#apply(push, options, new Set(retype)) };
-        } catch (error) {
-          return { error };
-        }
-      });
-      if ("error" in outcome) throw outcome.error;
-      return outcome.ok;
-    } catch (error) {
-      this.reject(error instanceof Error ? error.name : "Error", options.group);
-      throw error;
-    }
-  }
-
-  /**
-   * Applies several independent pushes in one call (group commit): each is atomic on its own and
-   * fails alone; the outcomes come back in order.
-   */
-  async applyBatch(items: { push: PreparedFamily[]; options: ApplyOptions }[]): Promise<({ ok: ShardPushResult } | { error: { name: string; message: string } })[]> {
-    this.#counters.writeCalls++;
-    const out: ({ ok: ShardPushResult } | { error: { name: string; message: string } })[] = [];
-    // Series rows are written once per batch, however many of its writes touched them: a hot
-    // counter incremented 200 times in one batch costs one row write, not 200. The answer still
-    // waits for that write to be durable.
-    const pending: PendingRows = new Map();
-    this.#pending = pending;
-    try {
-      for (const item of items) {
-        try {
-          out.push({ ok: await this.#applyOne(item.push, item.options) });
-        } catch (error) {
-          out.push({ error: { name: error instanceof Error ? error.name : "Error", message: error instanceof Error ? error.message : String(error) } });
-        }
-      }
+      return await body();
     } finally {
-      this.#pending = undefined;
-      this.#flushRows(pending);
+      release();
     }
-    return out;
   }
 
-  /** Series rows written during a batch, by family and then label key, written when the batch ends. */
-  #pending: PendingRows | undefined;
-
-  /** Upserts series rows now, or at the end of the current batch. */
-  #putSeries(family: string, group: string, keys: readonly string[], values: readonly SeriesValue[], now: number): void {
-    const pending = this.#pending;
-    if (pending === undefined) {
-      this.#store.putSeriesMany(family, group, keys, values, now);
-      return;
-    }
-    let rows = pending.get(family);
-    if (rows === undefined) {
-      rows = new Map();
-      pending.set(family, rows);
-    }
-    for (let i = 0; i < keys.length; i++) rows.set(keys[i] ?? "", { group, value: values[i] ?? NaN });
+  /** Applies one write (whole or not at all); throws its error. */
+  async apply(push: PreparedFamily[], options: ApplyOptions = { group: "", mode: "aggregate" }): Promise<ShardPushResult> {
+    const [outcome] = await this.applyBatch([{ push, options }]);
+    if (outcome === undefined) throw new GatewayError("Unavailable", "the shard returned no outcome; retry");
+    if ("ok" in outcome) return outcome.ok;
+    throw isErrorName(outcome.error.name) ? new GatewayError(outcome.error.name, outcome.error.message) : new Error(outcome.error.message);
   }
 
-  #flushRows(pending: PendingRows): void {
-    if (pending.size === 0) return;
-    const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
-      for (const [family, rows] of pending) {
-        // One statement per family and group.
-        const byGroup = new Map<string, { keys: string[]; values: SeriesValue[] }>();
-        for (const [key, { group, value }] of rows) {
-          let g = byGroup.get(group);
-          if (g === undefined) {
-            g = { keys: [], values: [] };
-            byGroup.set(group, g);
-          }
-          g.keys.push(key);
-          g.values.push(value);
+  /**
+   * Applies several independent writes in one call (group commit): each is applied whole or not at
+   * all, on its own, and the outcomes come back in order. Everything new to this shard is first
+   * checked with the registry (one call), then every write is planned onto a stage, the stage is
+   * written in one transaction, and only then applied to memory. If that transaction fails, each
+   * write is retried in a transaction of its own, so one write storage refuses fails alone.
+   */
+  async applyBatch(items: WriteItem[]): Promise<Outcome[]> {
+    this.#counters.writeCalls++;
+    return this.#exclusive(async () => {
+      const outcomes: (Outcome | undefined)[] = items.map(() => undefined);
+      const admit = await this.#admit(items);
+      const now = Date.now();
+      const results: (PlanResult | undefined)[] = [];
+      const stage = new Stage(this.#state);
+      items.forEach((item, i) => {
+        const verdict = admit.verdicts[i];
+        if (verdict !== undefined && "error" in verdict) {
+          outcomes[i] = this.#failed(verdict.error, item.options.group, verdict.error.reason);
+          return;
         }
-        for (const [group, g] of byGroup) this.#store.putSeriesMany(family, group, g.keys, g.values, now);
-      }
-    });
-  }
-
-  /** Families of a push that are new here, or change type, and so need the registry's word. */
-  #claimsFor(push: readonly PreparedFamily[]): TypeClaim[] {
-    const claims: TypeClaim[] = [];
-    for (const family of push) {
-      const state = this.#families.get(family.name);
-      if (state === undefined || state.type !== family.type) claims.push({ name: family.name, type: family.type });
-    }
-    return claims;
-  }
-
-  async #checkNoOtherShardHas(name: string): Promise<void> {
-    const shards = await this.#registry().shards(0);
-    for (let i = 0; i < shards; i++) {
-      if (i === this.#index) continue;
-      if (await shardStub(this.env, i).hasFamily(name)) {
-        throw new GatewayError("TypeConflict", `metric "${name}": another shard still holds it with its stored type; delete it first (DELETE /metrics/${name})`);
-      }
-    }
-  }
-
-  /** Whether this shard holds any series of the family. */
-  hasFamily(name: string): boolean {
-    return this.#families.has(name);
-  }
-
-  /** For each name, whether this shard holds any series of that family. */
-  holding(names: string[]): boolean[] {
-    return names.map((name) => this.#families.has(name));
-  }
-
-  #apply(push: PreparedFamily[], options: ApplyOptions, retypable: ReadonlySet<string>): ShardPushResult {
-    return this.#commit(push, options, this.#plan(push, options, retypable));
-  }
-
-  /** Checks a push against what is stored and computes every new value, changing nothing. */
-  #plan(push: readonly PreparedFamily[], options: ApplyOptions, retypable: ReadonlySet<string>): Plan {
-    const replace = options.mode === "replace";
-    const known = this.#groups.get(options.group);
-    const groupId = known?.id ?? -1;
-    // What a replacing push removes: the group's series that the push does not carry again.
-    const doomed = replace && known !== undefined ? this.#ownedBy(known, push) : new Map<string, string[]>();
-
-    const merged: SeriesValue[][] = [];
-    const retyped = new Set<string>();
-    let added = 0;
-    let series = 0;
-    for (const family of push) {
-      const state = this.#families.get(family.name);
-      if (state !== undefined && state.type !== family.type) {
-        if (!replace || !this.#onlyOwnedBy(state, groupId) || !retypable.has(family.name)) {
-          throw new GatewayError(
-            "TypeConflict",
-            `metric "${family.name}": pushed as ${family.type} but stored as ${state.type}; push it as ${state.type}, or delete it first (DELETE /metrics/${family.name})`,
-          );
-        }
-        retyped.add(family.name);
-      }
-      const current = state !== undefined && !retyped.has(family.name) ? state.series : undefined;
-      const values: SeriesValue[] = [];
-      for (let i = 0; i < family.keys.length; i++) {
-        const key = family.keys[i] ?? "";
-        const pushed = family.values[i] ?? NaN;
-        const stored = state?.series.get(key);
-        if (stored === undefined) added++;
-        values.push(replace || current === undefined ? pushed : merge(family.type, current.get(key), pushed, `metric "${family.name}{${key}}"`));
-      }
-      series += family.keys.length;
-      merged.push(values);
-    }
-    let removed = 0;
-    for (const keys of doomed.values()) removed += keys.length;
-    const max = Number(this.env.MAX_SERIES);
-    if (added > removed && this.#seriesCount + added - removed > max) {
-      throw new GatewayError(
-        "LimitExceeded",
-        `the push adds ${added - removed} series to the ${this.#seriesCount} stored in this shard, over the limit of ${max} (MAX_SERIES, per shard); delete unused series or raise MAX_SERIES`,
-      );
-    }
-    return { doomed, merged, retyped, series };
-  }
-
-  /** Writes a planned push in one transaction, then makes it visible in memory. */
-  #commit(push: readonly PreparedFamily[], options: ApplyOptions, plan: Plan): ShardPushResult {
-    const { doomed, merged, retyped, series } = plan;
-    const now = Date.now();
-    const group = this.#group(options.group);
-    const exporting = this.#exporting;
-    this.ctx.storage.transactionSync(() => {
-      this.#deleteRows(doomed, exporting, now);
-      push.forEach((family, f) => {
-        const state = retyped.has(family.name) ? undefined : this.#families.get(family.name);
-        // A replacing push that removed every series the family had also removed its families row
-        // (#deleteRows): write it again, or the new series would have no family after a restart.
-        const wiped = state !== undefined && (doomed.get(family.name)?.length ?? 0) === state.series.size;
-        if (state === undefined || wiped || (family.help !== "" && family.help !== state.help) || (family.unit !== "" && family.unit !== state.unit)) {
-          this.#store.putFamily({
-            name: family.name,
-            type: family.type,
-            help: family.help !== "" ? family.help : (state?.help ?? ""),
-            unit: family.unit !== "" ? family.unit : (state?.unit ?? ""),
-          });
-        }
-        this.#putSeries(family.name, group.key, family.keys, merged[f] ?? [], now);
-        if (this.#tombstoned.size > 0) {
-          for (const key of family.keys) if (this.#tombstoned.has(`${family.name}\0${key}`)) this.#store.clearTombstone(family.name, key);
+        try {
+          results[i] = planWrite(this.#state, stage, item, this.#planContext(now, admit.retype[i]));
+        } catch (error) {
+          outcomes[i] = this.#failed(errorData(error), item.options.group);
         }
       });
-      if (group.key !== "") this.#store.putGroup({ key: group.key, push_time: now, failure_time: group.failureTime });
-    });
-
-    const emptied = this.#dropSeries(doomed, exporting).filter((name) => !push.some((f) => f.name === name));
-    push.forEach((family, f) => {
-      let state = this.#families.get(family.name);
-      if (state === undefined || retyped.has(family.name)) {
-        const previous = state?.series.size ?? 0;
-        this.#seriesCount -= previous;
-        state = newFamily(family.name, family.type, "", "");
-        this.#families.set(family.name, state);
-        this.#sortedNames = null;
+      let committed: CommitResult[] = [];
+      try {
+        if (!stage.empty) committed = [this.#commit(stage, now)];
+        items.forEach((_, i) => {
+          const r = results[i];
+          if (r !== undefined && outcomes[i] === undefined) outcomes[i] = { ok: r };
+        });
+        this.#counters.accepted += stage.accepted;
+        this.#countNarrowed(stage);
+      } catch (error) {
+        // One write storage refused must not take the others with it: each on its own.
+        console.error(`shard ${this.#index}: a batch's transaction failed (${String(error)}); applying its ${items.length} writes one by one`);
+        committed = [];
+        items.forEach((item, i) => {
+          if (outcomes[i] !== undefined) return;
+          const single = new Stage(this.#state);
+          try {
+            const r = planWrite(this.#state, single, item, this.#planContext(now, admit.retype[i]));
+            if (!single.empty) committed.push(this.#commit(single, now));
+            this.#counters.accepted += single.accepted;
+            this.#countNarrowed(single);
+            outcomes[i] = { ok: r };
+          } catch (e) {
+            const storage = !(e instanceof GatewayError);
+            outcomes[i] = this.#failed(
+              storage ? { name: "Unavailable", message: `storage refused the write (${String(e)}); nothing of it was applied, retry or make it smaller` } : errorData(e),
+              item.options.group,
+            );
+          }
+        });
       }
-      if (family.help !== "") state.help = family.help;
-      if (family.unit !== "") state.unit = family.unit;
-      const values = merged[f] ?? [];
-      const before = state.series.size;
-      for (let i = 0; i < family.keys.length; i++) {
-        const key = family.keys[i] ?? "";
-        state.series.set(key, values[i] ?? NaN);
-        state.updated?.set(key, now);
-        if (group.id === UNGROUPED) state.owner.delete(key);
-        else state.owner.set(key, group.id);
-        if (this.#tombstoned.size > 0) this.#tombstoned.delete(`${family.name}\0${key}`);
-      }
-      this.#seriesCount += state.series.size - before;
-      if (state.series.size !== before) state.sorted = null;
-      state.text = null;
-      state.openmetrics = null;
-      if (group.id !== UNGROUPED) group.families.add(family.name);
+      const emptied = committed.flatMap((c) => c.emptied);
+      this.#afterCommit(committed, admit.admitted, outcomes);
+      return outcomes.map((o, i): Outcome => {
+        if (o === undefined) return { error: { name: "Unavailable", message: "the write got no outcome; retry" } };
+        if ("ok" in o && items[i]?.options.mode === "replace") return { ok: { ...o.ok, emptied } };
+        return o;
+      });
     });
-    group.pushTime = now;
-    this.#counters.accepted++;
-    return { families: push.length, series, emptied };
   }
 
-  /** The series `group` owns that `push` does not carry, by family. */
-  #ownedBy(group: GroupState, push: readonly PreparedFamily[] = []): Map<string, string[]> {
-    const carried = new Map<string, Set<string>>();
-    for (const family of push) carried.set(family.name, new Set(family.keys));
+  #planContext(now: number, retype: ReadonlySet<string> | undefined) {
+    return {
+      now,
+      limits: this.#limits,
+      retypable: retype ?? new Set<string>(),
+      sourceValue: () => undefined,
+      groupSeries: (group: string) => this.#groupSeries(group),
+    };
+  }
+
+  /** Every live series of a group in memory, by family name. */
+  #groupSeries(key: string): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    const families = group.id === UNGROUPED ? this.#families.keys() : group.families;
-    for (const name of families) {
-      const state = this.#families.get(name);
-      if (state === undefined) continue;
-      const keep = carried.get(name);
-      const keys: string[] = [];
-      for (const key of state.series.keys()) {
-        if ((state.owner.get(key) ?? UNGROUPED) === group.id && keep?.has(key) !== true) keys.push(key);
+    const group = this.#state.groups.get(key);
+    if (group === undefined) return out;
+    for (const chunk of group.chunks) {
+      for (const [family, slots] of chunk.members) {
+        let list = out.get(family.name);
+        if (list === undefined) out.set(family.name, (list = []));
+        for (const slot of slots) list.push(family.key(slot));
       }
-      if (keys.length > 0) out.set(name, keys);
     }
     return out;
   }
 
-  #onlyOwnedBy(state: FamilyState, groupId: number): boolean {
-    for (const key of state.series.keys()) if ((state.owner.get(key) ?? UNGROUPED) !== groupId) return false;
-    return true;
+  #commit(stage: Stage, now: number): CommitResult {
+    return commitStage(this.#state, this.#store, stage, {
+      now,
+      exporting: this.#exporting,
+      transaction: (body) => this.ctx.storage.transactionSync(body),
+    });
   }
 
-  /** Deletes series rows (inside the caller's transaction), leaving tombstones when exporting. */
-  #deleteRows(doomed: ReadonlyMap<string, string[]>, exporting: boolean, now: number): void {
-    for (const [name, keys] of doomed) {
-      const state = this.#families.get(name);
-      if (state === undefined) continue;
-      // A row still waiting for the batch's end must not be written back after its deletion.
-      const waiting = this.#pending?.get(name);
-      if (waiting !== undefined) for (const key of keys) waiting.delete(key);
-      if (keys.length === state.series.size) this.#store.deleteFamily(name);
-      else this.#store.deleteSeriesMany(name, keys);
-      if (exporting) {
-        for (const key of keys) {
-          const value = state.series.get(key);
-          if (value !== undefined) this.#store.putTombstone(name, state.type, key, value, now);
+  /**
+   * Asks the registry about everything in the batch that is new to this shard (families, label
+   * names, series); nothing is asked when nothing is new.
+   */
+  async #admit(items: WriteItem[]): Promise<{ verdicts: (AdmitVerdict | undefined)[]; retype: (Set<string> | undefined)[]; admitted: (AdmitItem | undefined)[] }> {
+    const asked: AdmitItem[] = [];
+    const at: number[] = [];
+    const admitted: (AdmitItem | undefined)[] = items.map(() => undefined);
+    items.forEach((item, i) => {
+      const a = this.#admitItem(item);
+      if (a !== undefined) {
+        at.push(i);
+        asked.push(a);
+        admitted[i] = a;
+      }
+    });
+    const verdicts: (AdmitVerdict | undefined)[] = items.map(() => undefined);
+    const retype: (Set<string> | undefined)[] = items.map(() => undefined);
+    if (asked.length === 0) return { verdicts, retype, admitted };
+    let answers: AdmitVerdict[];
+    try {
+      answers = await this.#registry().admit(Math.max(0, this.#index), asked);
+    } catch (error) {
+      const message = `the registry did not answer (${error instanceof Error ? error.message : String(error)}); nothing was applied, retry`;
+      for (const i of at) verdicts[i] = { error: { name: "Unavailable", message, reason: "Unavailable" } };
+      return { verdicts, retype, admitted: items.map(() => undefined) };
+    }
+    at.forEach((i, n) => {
+      verdicts[i] = answers[n];
+      // The registry drops retypes another shard forbids; what it kept comes back in the item.
+      retype[i] = new Set(asked[n]?.retype ?? []);
+      if (answers[n] !== undefined && "error" in (answers[n] ?? {})) admitted[i] = undefined;
+    });
+    return { verdicts, retype, admitted };
+  }
+
+  /** What of a write is new to this shard, for the registry; undefined when nothing is. */
+  #admitItem(item: WriteItem): AdmitItem | undefined {
+    const families: AdmitFamily[] = [];
+    const retype: string[] = [];
+    const group = item.options.group;
+    for (const family of item.push) {
+      const stored = this.#state.families.get(family.name);
+      const fresh = stored === undefined || stored.type !== family.type;
+      const known = fresh ? new Set<string>() : stored.labelNames;
+      const labels = new Set<string>();
+      const keys: number[] = [];
+      const keyNames: string[] = [];
+      for (const key of family.keys) {
+        if (!fresh && stored.slot(key) >= 0) continue;
+        keys.push(keyHash(key));
+        keyNames.push(key);
+        for (const name of labelNamesOf(key)) if (!known.has(name)) labels.add(name);
+      }
+      if (!fresh && keys.length === 0) continue;
+      families.push({ name: family.name, type: family.type, labels: [...labels], keys, keyNames });
+      if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace") retype.push(family.name);
+    }
+    return families.length === 0 ? undefined : { group, families, retype };
+  }
+
+  /** After a batch: tell the registry what this shard no longer holds, and what admitted writes did not become. */
+  #afterCommit(committed: CommitResult[], admitted: (AdmitItem | undefined)[], outcomes: (Outcome | undefined)[]): void {
+    const released = new Map<string, number[]>();
+    const add = (family: string, hash: number) => {
+      const list = released.get(family);
+      if (list === undefined) released.set(family, [hash]);
+      else list.push(hash);
+    };
+    for (const c of committed) for (const r of c.removed) add(r.family, keyHash(r.key));
+    // Admitted but not applied (planning or storage failed): the registry must not keep them.
+    const unclaimed = new Set<string>();
+    admitted.forEach((a, i) => {
+      const o = outcomes[i];
+      if (a === undefined || o === undefined) return;
+      for (const f of a.families) {
+        const family = this.#state.families.get(f.name);
+        if ("ok" in o) {
+          // Applied: the label names the registry accepted are now the family's.
+          family?.addLabelNames(f.labels);
+          continue;
         }
+        f.keys.forEach((hash, k) => {
+          if (family === undefined || family.type !== f.type || family.slot(f.keyNames[k] ?? "") < 0) add(f.name, hash);
+        });
+        if (family === undefined) unclaimed.add(f.name);
       }
+    });
+    const registry = this.#registry();
+    if (released.size > 0) {
+      const index = Math.max(0, this.#index);
+      void registry.release(index, [...released]).catch((e: unknown) => console.error(`shard ${this.#index}: telling the registry what it released failed`, e));
     }
+    if (unclaimed.size > 0) void registry.releaseUnused([...unclaimed]).catch(() => undefined);
   }
 
-  /** Applies {@link #deleteRows} to memory once the transaction committed. */
-  #dropSeries(doomed: ReadonlyMap<string, string[]>, exporting: boolean): string[] {
-    const emptied: string[] = [];
-    for (const [name, keys] of doomed) {
-      const state = this.#families.get(name);
-      if (state === undefined) continue;
-      for (const key of keys) {
-        if (state.series.delete(key)) this.#seriesCount--;
-        state.owner.delete(key);
-        state.updated?.delete(key);
-        if (exporting) this.#tombstoned.add(`${name}\0${key}`);
-      }
-      if (state.series.size === 0) {
-        this.#families.delete(name);
-        this.#sortedNames = null;
-        emptied.push(name);
-      } else {
-        state.sorted = null;
-        state.text = null;
-        state.openmetrics = null;
-      }
-    }
-    return emptied;
+  #failed(error: { name: string; message: string }, group: string, reason = error.name): Outcome {
+    this.reject(reason, group);
+    return { error: { name: error.name, message: error.message } };
+  }
+
+  #countNarrowed(stage: Stage): void {
+    for (const [family, n] of stage.narrowed) this.#counters.narrowed.set(family, (this.#counters.narrowed.get(family) ?? 0) + n);
   }
 
   /**
    * Deletes series: `"__all"` everything, a name that family, with labels only the family's series
-   * whose labels include every given pair. A family left without series is removed. When an export
-   * is configured, each deleted series is remembered so the next export sends its stale marker.
+   * whose labels include every given pair. When an export is configured, each deleted series is
+   * remembered so the next export sends its stale marker.
    */
-  remove(name: string, labels?: LabelPairs): ShardDeleteResult {
-    const doomed = new Map<string, string[]>();
-    if (name === "__all") {
-      for (const state of this.#families.values()) doomed.set(state.name, [...state.series.keys()]);
-    } else {
-      const state = this.#families.get(name);
-      if (state === undefined) return { deleted: 0 };
-      const keys = [...state.series.keys()];
-      const matching = labels === undefined || labels.length === 0 ? keys : keys.filter((k) => includesAll(parseLabelKey(k), labels));
-      if (matching.length > 0) doomed.set(name, matching);
-    }
-    let deleted = 0;
-    for (const keys of doomed.values()) deleted += keys.length;
-    if (deleted === 0 && name !== "__all") return { deleted: 0 };
-    const exporting = this.#exporting;
-    const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
-      this.#deleteRows(doomed, exporting, now);
-      if (name === "__all") {
-        this.#pending?.clear();
-        this.#store.deleteAll();
-      }
-    });
-    const emptied = this.#dropSeries(doomed, exporting);
-    if (name === "__all") {
-      for (const group of this.#groupById) {
-        if (group.id === UNGROUPED) continue;
-        this.#groups.delete(group.key);
-      }
-      this.#groupById.length = 1;
-    }
-    return { deleted, emptied };
-  }
-
-  /** Deletes a group: every series it last wrote, and its push times (Pushgateway `DELETE /metrics/job/...`). */
-  removeGroup(key: string): ShardDeleteResult {
-    const group = this.#groups.get(key);
-    if (group === undefined) return { deleted: 0 };
-    const doomed = this.#ownedBy(group);
-    let deleted = 0;
-    for (const keys of doomed.values()) deleted += keys.length;
-    const exporting = this.#exporting;
-    this.ctx.storage.transactionSync(() => {
-      this.#deleteRows(doomed, exporting, Date.now());
-      if (key !== "") this.#store.deleteGroup(key);
-    });
-    const emptied = this.#dropSeries(doomed, exporting);
-    if (key !== "") {
-      this.#groups.delete(key);
-      group.families.clear();
-      group.pushTime = 0;
-      group.failureTime = 0;
-    }
-    return { deleted, emptied };
-  }
-
-  /**
-   * Everything stored plus the gateway's own metrics and the groups' push times, families by name,
-   * series by labels: one part per family, from the per-family cache, for the Worker to stream.
-   */
-  render(format: ExpositionFormat): string[] {
-    const openmetrics = format === "openmetrics";
-    if (this.#sortedNames === null) this.#sortedNames = [...this.#families.keys()].sort(compare);
-    const synthetic = this.#syntheticText(openmetrics);
-    const parts: string[] = [];
-    let s = 0;
-    for (const name of this.#sortedNames) {
-      while (s < synthetic.length && (synthetic[s]?.[0] ?? "") < name) parts.push(synthetic[s++]?.[1] ?? "");
-      const state = this.#families.get(name);
-      if (state !== undefined) parts.push(this.#renderCached(state, openmetrics));
-    }
-    while (s < synthetic.length) parts.push(synthetic[s++]?.[1] ?? "");
-    if (openmetrics) parts.push("# EOF\n");
-    return parts;
-  }
-
-  /** Families the gateway makes up: its own metrics and the Pushgateway's per-group push times, sorted by name. */
-  #syntheticText(openmetrics: boolean): [string, string][] {
-    const out: [string, string][] = [["metrics_gateway_", renderSelfMetrics(this.#selfStats(), openmetrics)]];
-    for (const f of pushTimeFamilies([this.#groupTimes()])) out.push([f.name, renderFamily(f, openmetrics)]);
-    return out.sort((a, b) => compare(a[0], b[0]));
-  }
-
-  #selfStats() {
-    return { families: this.#families.size, series: this.#seriesCount, counters: this.#counters };
-  }
-
-  /** The family's rendered series lines, cached until it changes; with its HELP/TYPE header when `header`. */
-  #renderCached(state: FamilyState, openmetrics: boolean, header = true): string {
-    const cached = openmetrics ? state.openmetrics : state.text;
-    if (cached !== null) return header ? renderHeader(state, openmetrics) + cached : cached;
-    if (state.sorted === null) state.sorted = [...state.series.keys()].sort(compare);
-    const keys = state.sorted;
-    const series = state.series;
-    const text = renderSeries(
-      {
-        name: state.name,
-        type: state.type,
-        help: state.help,
-        unit: state.unit,
-        series: (function* () {
-          for (const key of keys) {
-            const value = series.get(key);
-            if (value !== undefined) yield [key, value] as const;
-          }
-        })(),
-      },
-      openmetrics,
-    );
-    if (openmetrics) state.openmetrics = text;
-    else state.text = text;
-    return header ? renderHeader(state, openmetrics) + text : text;
-  }
-
-  /** The groups with their series, for `/api/v1/metrics` and the status page. */
-  status(): StatusView {
-    const groups: GroupView[] = [];
-    for (const group of this.#groups.values()) {
-      const families: GroupView["families"] = [];
-      const names = group.id === UNGROUPED ? this.#families.keys() : group.families;
-      for (const name of names) {
-        const state = this.#families.get(name);
-        if (state === undefined) continue;
-        const series: ShardSeries[] = [];
-        for (const [key, value] of state.series) {
-          if ((state.owner.get(key) ?? UNGROUPED) === group.id) series.push([key, value, state.updated?.get(key) ?? 0]);
+  async remove(name: string, labels?: LabelPairs): Promise<ShardDeleteResult> {
+    return this.#exclusive(async () => {
+      const stage = new Stage(this.#state);
+      const names = name === "__all" ? [...this.#state.families.keys()] : [name];
+      let deleted = 0;
+      for (const n of names) {
+        const family = this.#state.families.get(n);
+        if (family === undefined) continue;
+        const f = stage.family(n);
+        for (const key of family.slots.keys()) {
+          if (labels !== undefined && labels.length > 0 && !includesAll(parseLabelKey(key), labels)) continue;
+          stage.delete(f, key);
+          deleted++;
         }
-        if (series.length > 0) families.push({ name, type: state.type, help: state.help, unit: state.unit, series: series.sort((a, b) => compare(a[0], b[0])) });
       }
-      if (group.id === UNGROUPED && families.length === 0) continue;
-      families.sort((a, b) => compare(a.name, b.name));
-      groups.push({ key: group.key, pushTime: group.pushTime, failureTime: group.failureTime, families });
+      const result = stage.empty ? { emptied: [], removed: [], added: new Map() } : this.#commit(stage, Date.now());
+      if (name === "__all") this.#dropGroups([...this.#state.groups.values()].map((g) => g.key));
+      this.#afterCommit([result], [], []);
+      return { deleted, hashes: result.removed.map((r) => keyHash(`${r.family}\u0000${r.key}`)), emptied: result.emptied };
+    });
+  }
+
+  /** Deletes a group: every series it holds here, and its push times (Pushgateway `DELETE /metrics/job/...`). */
+  async removeGroup(key: string): Promise<ShardDeleteResult> {
+    return this.#exclusive(async () => {
+      const group = this.#state.groups.get(key);
+      if (group === undefined) return { deleted: 0 };
+      const stage = new Stage(this.#state);
+      let deleted = 0;
+      for (const [name, keys] of this.#groupSeries(key)) {
+        const f = stage.family(name);
+        for (const k of keys) {
+          stage.delete(f, k);
+          deleted++;
+        }
+      }
+      const result = stage.empty ? { emptied: [], removed: [], added: new Map() } : this.#commit(stage, Date.now());
+      this.#dropGroups([key]);
+      this.#afterCommit([result], [], []);
+      return { deleted, hashes: result.removed.map((r) => keyHash(`${r.family}\u0000${r.key}`)), emptied: result.emptied };
+    });
+  }
+
+  /** Forgets groups (their push times) in storage and then memory. */
+  #dropGroups(keys: string[]): void {
+    const named = keys.filter((k) => k !== "" && this.#state.groups.has(k));
+    if (named.length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const k of named) this.#store.deleteGroup(k);
+    });
+    for (const k of named) {
+      const group = this.#state.groups.get(k);
+      if (group !== undefined && group.series === 0) this.#state.dropGroup(group);
+      else if (group !== undefined) {
+        group.pushTime = 0;
+        group.failureTime = 0;
+      }
     }
-    groups.sort((a, b) => compare(a.key, b.key));
-    const ex = this.#counters.export;
+  }
+
+  /** A page of series in (family, key) order (see src/aggregator/pages.ts). */
+  read(request: PageRequest): Page {
+    return readPage(this.#state, { ...request, now: request.now > 0 ? request.now : Date.now() });
+  }
+
+  /** Counts and counters: the first step of a read. */
+  catalog(): Catalog {
+    const state = this.#state;
+    this.#counters.rowsWritten = this.#store.rowsWritten;
     return {
-      families: this.#families.size,
-      series: this.#seriesCount,
-      groups,
-      remoteWrite: {
-        lastRunMs: ex.lastRunMs,
-        lastRunOk: ex.lastRunOk,
-        lastSuccessSeconds: ex.lastSuccessSeconds,
-        lastDurationSeconds: ex.lastDurationSeconds,
-        samplesSent: ex.samplesSent,
-        samplesFailed: ex.samplesFailed,
-        pendingStaleMarkers: this.#tombstoned.size,
-      },
+      families: state.families.size,
+      series: state.series,
+      bytes: state.bytes,
+      groups: state.groups.size - 1,
+      counters: this.#counters,
+      staleMarkers: state.stale.reduce((n, r) => n + r.count, 0),
+      ungrouped: state.group("").series,
     };
   }
 
-  /** This shard's families (sorted by name), counts, counters and groups: the first step of a sharded read. */
-  catalog(): ShardCatalog {
-    if (this.#sortedNames === null) this.#sortedNames = [...this.#families.keys()].sort(compare);
-    const families: ShardCatalog["families"] = [];
-    for (const name of this.#sortedNames) {
-      const s = this.#families.get(name);
-      if (s !== undefined) families.push([s.name, s.type, s.help, s.unit, s.series.size]);
-    }
-    return { families, series: this.#seriesCount, counters: this.#counters, groups: this.#groupTimes() };
-  }
-
-  /** `[grouping key, push time, failure time]` (ms) of every group. */
-  #groupTimes(): [string, number, number][] {
-    const groups: [string, number, number][] = [];
-    for (const g of this.#groups.values()) if (g.key !== "") groups.push([g.key, g.pushTime, g.failureTime]);
-    return groups;
-  }
-
-  /**
-   * The second step of a sharded read: for families only this shard holds, their rendered sample
-   * lines (cached); for families several shards hold, their series with last-write times to merge.
-   */
-  scrapeParts(format: ExpositionFormat, textNames: string[], dataNames: string[]): { texts: string[]; data: ShardFamily[] } {
-    const openmetrics = format === "openmetrics";
-    const texts = textNames.map((name) => {
-      const state = this.#families.get(name);
-      return state === undefined ? "" : this.#renderCached(state, openmetrics, false);
+  /** Named groups in key order, a page at a time. */
+  groups(after: string | null, max = 5_000): { groups: GroupSummary[]; next: string | null } {
+    const keys = [...this.#state.groups.keys()].filter((k) => k !== "" && (after === null || k > after)).sort();
+    const page = keys.slice(0, max);
+    const groups = page.map((k): GroupSummary => {
+      const g = this.#state.groups.get(k);
+      return [k, g?.pushTime ?? 0, g?.failureTime ?? 0, g?.ttlMs ?? 0, g?.series ?? 0, g?.families.size ?? 0];
     });
-    const data: ShardFamily[] = [];
-    for (const name of dataNames) {
-      const state = this.#families.get(name);
-      if (state !== undefined) data.push(this.#shardFamily(state));
-    }
-    return { texts, data };
+    return { groups, next: keys.length > max ? (page[page.length - 1] ?? null) : null };
   }
 
-  #shardFamily(state: FamilyState): ShardFamily {
-    if (state.sorted === null) state.sorted = [...state.series.keys()].sort(compare);
-    const series: ShardSeries[] = [];
-    for (const key of state.sorted) {
-      const value = state.series.get(key);
-      if (value !== undefined) series.push([key, value, state.updated?.get(key) ?? 0]);
+  /** Families in name order with this shard's series counts, a page at a time. */
+  families(after: string | null, max = 2_000): { families: FamilySummary[]; next: string | null } {
+    const names = this.#state.sortedNames();
+    let i = 0;
+    if (after !== null) while (i < names.length && (names[i] ?? "") <= after) i++;
+    const out: FamilySummary[] = [];
+    for (; i < names.length && out.length < max; i++) {
+      const f = this.#state.families.get(names[i] ?? "");
+      if (f !== undefined) out.push([f.name, f.type, f.help, f.unit, f.size]);
     }
-    return { name: state.name, type: state.type, help: state.help, unit: state.unit, series };
+    return { families: out, next: i < names.length ? (out[out.length - 1]?.[0] ?? null) : null };
+  }
+
+  /** For the registry's directory: per family name, the hashes of this shard's series by group. */
+  directory(names: string[]): DirectoryPart[][] {
+    return names.map((name) => {
+      const family = this.#state.families.get(name);
+      if (family === undefined) return [];
+      const byGroup = new Map<string, number[]>();
+      for (const [key, slot] of family.slots) {
+        const g = this.#state.groupOf(family, slot).key;
+        let list = byGroup.get(g);
+        if (list === undefined) byGroup.set(g, (list = []));
+        list.push(keyHash(key));
+      }
+      return [...byGroup].map(([group, hashes]) => ({ group, hashes }));
+    });
+  }
+
+  /** For the registry: which group holds the series with each hash here (null: none). */
+  lookup(name: string, hashes: number[]): (string | null)[] {
+    const family = this.#state.families.get(name);
+    if (family === undefined) return hashes.map(() => null);
+    const wanted = new Map(hashes.map((h, i) => [h, i]));
+    const out: (string | null)[] = hashes.map(() => null);
+    for (const [key, slot] of family.slots) {
+      const i = wanted.get(keyHash(key));
+      if (i !== undefined) out[i] = this.#state.groupOf(family, slot).key;
+    }
+    return out;
+  }
+
+  /** For each `[family, key]`, whether this shard holds that series (live, not expired). */
+  live(series: [family: string, key: string][]): boolean[] {
+    const now = Date.now();
+    return series.map(([name, key]) => {
+      const family = this.#state.families.get(name);
+      const slot = family?.slot(key) ?? -1;
+      return family !== undefined && slot >= 0 && !seriesExpired(this.#state, family, slot, now);
+    });
+  }
+
+  /** For each name, whether this shard holds any series of that family. */
+  holding(names: string[]): boolean[] {
+    return names.map((name) => this.#state.families.has(name));
   }
 
   /**
@@ -726,21 +511,28 @@ export class Aggregator extends DurableObject<Env> {
     return timestampMs;
   }
 
-  /**
-   * A copy of every series (sorted, with last-write times) and every pending stale marker for the
-   * export, taken in one synchronous step so it is consistent; the Worker merges shards, encodes
-   * and sends while this object goes on taking writes.
-   */
-  snapshot(): ShardSnapshot {
-    const families: ShardFamily[] = [];
-    for (const state of this.#families.values()) families.push(this.#shardFamily(state));
-    const stale: StaleSeries[] = this.#store.tombstones().map((row) => ({ family: row.family, type: row.type, key: row.labels, value: valueOf(row) }));
-    return { families, stale, upTo: Date.now(), counters: this.#counters, series: this.#seriesCount, groups: this.#groupTimes() };
+  /** Stale markers owed, a row at a time after row `after` (0: from the first), up to about `maxBytes`. */
+  stale(after: number, maxBytes = 1024 * 1024): StalePage {
+    const series: PackedSeries[] = [];
+    let lastId = after;
+    let bytes = 0;
+    const rows = this.#state.stale.filter((r) => r.id > after);
+    let n = 0;
+    for (const row of rows) {
+      if (bytes >= maxBytes && series.length > 0) break;
+      for (const s of this.#store.staleSeries(row.id)) {
+        series.push(s);
+        bytes += 40 + s.key.length * 2;
+      }
+      lastId = row.id;
+      n++;
+    }
+    return { series, lastId, more: n < rows.length };
   }
 
   /**
-   * Records an export run: on full success, the stale markers this shard's snapshot handed over
-   * (up to `upTo`) are delivered. The run's counters are kept by shard 0 (`primary`).
+   * Records an export run: on full success the stale markers this shard handed over (rows up to
+   * `upTo`) are delivered. The run's counters are kept by shard 0 (`primary`).
    */
   exported(report: ExportReport, upTo: number, primary: boolean): void {
     if (primary) {
@@ -758,10 +550,9 @@ export class Aggregator extends DurableObject<Env> {
         this.#store.setState("last_success_ms", report.timestampMs);
       }
     }
-    if (!report.ok) return;
-    this.#store.clearTombstonesUpTo(upTo);
-    this.#tombstoned.clear();
-    for (const row of this.#store.tombstones()) this.#tombstoned.add(`${row.family}\0${row.labels}`);
+    if (!report.ok || upTo <= 0) return;
+    this.#store.deleteStaleUpTo(upTo);
+    this.#state.stale = this.#state.stale.filter((r) => r.id > upTo);
   }
 
   /**
@@ -769,27 +560,70 @@ export class Aggregator extends DurableObject<Env> {
    * (the Pushgateway's `push_failure_time_seconds`).
    */
   reject(reason: string, group?: string): void {
-    if (isErrorName(reason) && ERROR_STATUS[reason] < 500) {
+    if (reason === "family_cardinality" || (isErrorName(reason) && ERROR_STATUS[reason] < 500)) {
       this.#counters.rejected.set(reason, (this.#counters.rejected.get(reason) ?? 0) + 1);
     }
-    const known = group === undefined || group === "" ? undefined : this.#groups.get(group);
+    const known = group === undefined || group === "" ? undefined : this.#state.groups.get(group);
     if (known !== undefined) {
-      known.failureTime = Date.now();
-      this.#store.putGroup({ key: known.key, push_time: known.pushTime, failure_time: known.failureTime });
+      const now = Date.now();
+      this.#store.putGroup({ key: known.key, push_time: known.pushTime, failure_time: now, ttl_ms: known.ttlMs });
+      known.failureTime = now;
     }
   }
 
   /** Answers when the object is up and its storage readable (for `/-/ready`). */
   ping(): { families: number; series: number } {
-    return { families: this.#families.size, series: this.#seriesCount };
+    return { families: this.#state.families.size, series: this.#state.series };
+  }
+
+  /**
+   * Rebuilds the state from storage and lists every difference from memory (none, always: a test
+   * hook for the invariant "memory equals what a restart rebuilds").
+   */
+  verify(): string[] {
+    return diffStates(this.#state, loadState(new Store(this.ctx.storage.sql)));
   }
 }
 
-function newFamily(name: string, type: MetricType, help: string, unit: string): FamilyState {
-  const recency = type === "gauge" || type === "summary" || type === "histogram";
-  return { name, type, help, unit, series: new Map(), owner: new Map(), updated: recency ? new Map() : null, sorted: null, text: null, openmetrics: null };
+/** The differences between two states, as what a person reads. */
+function diffStates(memory: ShardState, stored: ShardState): string[] {
+  const out: string[] = [];
+  const describe = (s: ShardState) => {
+    const series = new Map<string, string>();
+    for (const f of s.families.values()) {
+      for (const [key, slot] of f.slots) {
+        const v = f.value(slot);
+        const value = typeof v === "number" ? bits(v) : [...v].map(bits).join(",");
+        series.set(`${f.name}{${key}}`, `${f.type} ${value} updated=${f.updated(slot)} expires=${f.expires(slot)} group=${s.groupOf(f, slot).key}`);
+      }
+    }
+    const families = new Map([...s.families.values()].map((f) => [f.name, `${f.type} help=${JSON.stringify(f.help)} unit=${f.unit}`]));
+    const groups = new Map([...s.groups.values()].filter((g) => g.key !== "" && (g.pushTime > 0 || g.series > 0)).map((g) => [g.key, `push=${g.pushTime} failure=${g.failureTime} ttl=${g.ttlMs}`]));
+    return { series, families, groups, stale: s.stale.map((r) => r.id).join(",") };
+  };
+  const a = describe(memory);
+  const b = describe(stored);
+  for (const kind of ["series", "families", "groups"] as const) {
+    for (const [k, v] of a[kind]) if (b[kind].get(k) !== v) out.push(`${kind} ${k}: memory ${v}, storage ${b[kind].get(k) ?? "absent"}`);
+    for (const [k, v] of b[kind]) if (!a[kind].has(k)) out.push(`${kind} ${k}: memory absent, storage ${v}`);
+  }
+  if (a.stale !== b.stale) out.push(`stale rows: memory [${a.stale}], storage [${b.stale}]`);
+  if (memory.series !== stored.series) out.push(`series count: memory ${memory.series}, storage ${stored.series}`);
+  return out;
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+function bits(v: number): string {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, v);
+  return Number.isNaN(v) ? "NaN" : `${v}(${view.getBigUint64(0).toString(16)})`;
+}
+
+function errorData(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: "Error", message: String(error) };
+}
+
+function positive(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 1 ? n : fallback;
 }

@@ -1,83 +1,358 @@
 /**
- * The type registry Durable Object: the one place that knows each family's type across all shards,
- * so a push that disagrees with another shard's data is still rejected at push time.
+ * The registry Durable Object: the one place that knows what holds across all shards. Shards ask it
+ * (one call per batch, only for what is new to them) before they take a write:
  *
- * Shards consult it only when a family is new to them (rare once warm); it also remembers the most
- * shards ever written to, so reads find every shard after SHARDS is lowered.
+ * - a family's type, so a push that disagrees with another shard's data is rejected at push time;
+ * - the names a family writes in every format and escaping (src/aggregator/occupancy.ts), so no two
+ *   families, and no two label names of one family, can ever come out as the same name;
+ * - a directory of every family's series (src/aggregator/directory.ts), so that a series belongs to
+ *   exactly one group and a family's series count is exact whatever SHARDS is.
+ *
+ * Types and label names are stored; the directory is not: it is rebuilt per family from the shards
+ * the first time it is needed after the registry starts, and re-checked against them before it is
+ * used to reject anything. It also remembers the most shards ever written to.
  */
 import { DurableObject } from "cloudflare:workers";
 import { GatewayError } from "../common/errors";
 import type { MetricType } from "../common/model";
+import { Directory } from "./directory";
 import { shardStub } from "./objects";
+import { LabelNames, labelReservedProblem, Occupancy, reservedProblem } from "./occupancy";
+import { groupName } from "./plan";
 
-/** A family a shard is about to create, and the type it will have. */
-export interface TypeClaim {
+/** A family a shard is about to write, with what is new to that shard. */
+export interface AdmitFamily {
   name: string;
   type: MetricType;
+  /** Label names the shard has not seen in this family. */
+  labels: string[];
+  /** Hashes (see `keyHash`) of series new to the shard. */
+  keys: number[];
+  /** The label keys of those series, parallel to `keys` (for messages). */
+  keyNames: string[];
+}
+
+/** One write of a batch, as the registry sees it. */
+export interface AdmitItem {
+  /** The grouping key of the write ("" ungrouped). */
+  group: string;
+  families: AdmitFamily[];
+  /** Families this replacing write may change the type of (the shard holds all of them, for this group). */
+  retype: string[];
+}
+
+export type AdmitVerdict = { ok: true } | { error: { name: string; message: string; reason: string } };
+
+/** Per family, what the directory knows: series, and series per group. */
+export interface FamilyCount {
+  name: string;
+  series: number;
+  groups: [group: string, series: number][];
 }
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS family_types (name TEXT NOT NULL PRIMARY KEY, type TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS family_labels (family TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (family, label)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS registry_state (key TEXT NOT NULL PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;`;
+
+/** A directory is checked against the shards before it rejects a push for cardinality, at most this often. */
+const RECOUNT_MS = 30_000;
 
 export class TypeRegistry extends DurableObject<Env> {
   readonly #types = new Map<string, MetricType>();
+  readonly #labels = new Map<string, LabelNames>();
+  readonly #occupancy = new Occupancy();
   /** Claims seen per name since start, so a release can tell that a claim came in while it asked the shards. */
   readonly #claims = new Map<string, number>();
+  readonly #directories = new Map<string, Directory>();
+  readonly #building = new Map<string, Promise<void>>();
+  readonly #recounted = new Map<string, number>();
+  readonly #ownerIds = new Map<string, number>();
+  readonly #owners: string[] = [];
   #shards = 1;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec(SCHEMA);
-    for (const row of sql.exec<{ name: string; type: string }>("SELECT name, type FROM family_types")) this.#types.set(row.name, row.type as MetricType);
+    for (const row of sql.exec<{ name: string; type: string }>("SELECT name, type FROM family_types")) {
+      this.#types.set(row.name, row.type as MetricType);
+      this.#occupancy.take(row.name, row.type as MetricType);
+    }
+    for (const row of sql.exec<{ family: string; label: string }>("SELECT family, label FROM family_labels")) this.#labelsOf(row.family).add(row.label);
     const shards = sql.exec<{ value: number }>("SELECT value FROM registry_state WHERE key = 'shards'").toArray()[0];
     this.#shards = shards?.value ?? 1;
   }
 
+  #labelsOf(family: string): LabelNames {
+    let labels = this.#labels.get(family);
+    if (labels === undefined) {
+      labels = new LabelNames();
+      this.#labels.set(family, labels);
+    }
+    return labels;
+  }
+
+  #ownerId(group: string): number {
+    let id = this.#ownerIds.get(group);
+    if (id === undefined) {
+      id = this.#owners.length;
+      this.#owners.push(group);
+      this.#ownerIds.set(group, id);
+    }
+    return id;
+  }
+
+  /** The limit on a family's series across all shards (MAX_SERIES_PER_FAMILY; 0: none). */
+  get #familyLimit(): number {
+    const n = Math.floor(Number(this.env.MAX_SERIES_PER_FAMILY ?? "10000"));
+    return Number.isFinite(n) && n > 0 ? n : Infinity;
+  }
+
   /**
-   * Records the families a shard is creating, or throws TypeConflict naming the first whose type
-   * differs from the registered one. `retype` lists families the caller may change the type of
-   * (a Pushgateway PUT that replaces all of them); the caller has checked that no other shard holds them.
+   * Checks the writes of one shard's batch against everything the registry knows and records what
+   * each accepted write makes true (its families' types and names, its label names, which shard holds
+   * which series for which group). Writes are judged in order, each on its own.
    */
-  claim(claims: TypeClaim[], retype: string[] = []): void {
-    const allowed = new Set(retype);
-    for (const { name, type } of claims) {
-      const known = this.#types.get(name);
-      if (known !== undefined && known !== type && !allowed.has(name)) {
-        throw new GatewayError(
-          "TypeConflict",
-          `metric "${name}": pushed as ${type} but stored as ${known}; push it as ${known}, or delete it first (DELETE /metrics/${name})`,
-        );
+  async admit(shard: number, items: AdmitItem[]): Promise<AdmitVerdict[]> {
+    if (shard + 1 > this.#shards) this.shards(shard + 1);
+    // First what needs the shards: directories not built since start, entries another group holds
+    // (checked with their holders before they reject anything), families over their limit.
+    const withKeys = new Set<string>();
+    for (const item of items) for (const f of item.families) if (f.keys.length > 0) withKeys.add(f.name);
+    await this.#ensureDirectories(withKeys);
+    await this.#recheck(shard, items);
+
+    const verdicts: AdmitVerdict[] = [];
+    for (const item of items) {
+      try {
+        this.#admitOne(shard, item);
+        verdicts.push({ ok: true });
+      } catch (error) {
+        const e = error instanceof GatewayError ? error : new GatewayError("Unavailable", String(error));
+        verdicts.push({ error: { name: e.name, message: e.message, reason: reasonOf(e) } });
       }
     }
+    return verdicts;
+  }
+
+  #admitOne(shard: number, item: AdmitItem): void {
+    const owner = this.#ownerId(item.group);
+    const retype = new Set(item.retype);
+    const undo: (() => void)[] = [];
+    const typed: AdmitFamily[] = [];
+    const labelled: [string, string][] = [];
+    try {
+      for (const f of item.families) {
+        const known = this.#types.get(f.name);
+        if (known !== undefined && known !== f.type && !retype.has(f.name)) {
+          throw new GatewayError(
+            "TypeConflict",
+            `metric "${f.name}": pushed as ${f.type} but stored as ${known}; push it as ${known}, or delete it first (DELETE /metrics/${encodeURIComponent(f.name)})`,
+          );
+        }
+        if (known !== f.type) {
+          const reserved = reservedProblem(f.name, f.type);
+          if (reserved !== undefined) throw new GatewayError("InvalidName", reserved);
+          if (known !== undefined) this.#occupancy.release(f.name, known);
+          const clash = this.#occupancy.clash(f.name, f.type);
+          if (clash !== undefined) {
+            if (known !== undefined) this.#occupancy.take(f.name, known);
+            throw new GatewayError(
+              "Conflict",
+              `metric "${f.name}" (${f.type}) would be written as "${clash.as}", which family "${clash.family}" already writes (its samples, OpenMetrics names or escaped name); rename one of them, or delete "${clash.family}" first`,
+            );
+          }
+          this.#occupancy.take(f.name, f.type);
+          this.#types.set(f.name, f.type);
+          typed.push(f);
+          undo.push(() => {
+            this.#occupancy.release(f.name, f.type);
+            if (known === undefined) this.#types.delete(f.name);
+            else {
+              this.#types.set(f.name, known);
+              this.#occupancy.take(f.name, known);
+            }
+          });
+        }
+        const labels = this.#labelsOf(f.name);
+        for (const label of f.labels) {
+          if (labels.names.has(label)) continue;
+          const reserved = labelReservedProblem(label);
+          if (reserved !== undefined) throw new GatewayError("InvalidName", `metric "${f.name}": ${reserved}`);
+          const clash = labels.clash(label);
+          if (clash !== undefined) {
+            throw new GatewayError(
+              "Conflict",
+              `metric "${f.name}": label "${label}" would be written as "${clash.as}", as its label "${clash.label}" is; two label names that escape alike would make series collide in Prometheus 2.x scrapes; rename the label`,
+            );
+          }
+          labels.add(label);
+          labelled.push([f.name, label]);
+          undo.push(() => labels.delete(label));
+        }
+        if (f.keys.length > 0) this.#admitKeys(shard, owner, item.group, f, undo);
+      }
+    } catch (error) {
+      for (const u of undo.reverse()) u();
+      throw error;
+    }
+    // Accepted: make new types and label names durable, and count the claims.
     const sql = this.ctx.storage.sql;
-    for (const { name, type } of claims) {
-      this.#claims.set(name, (this.#claims.get(name) ?? 0) + 1);
-      if (this.#types.get(name) === type) continue;
-      this.#types.set(name, type);
-      sql.exec("INSERT OR REPLACE INTO family_types (name, type) VALUES (?, ?)", name, type);
+    for (const f of item.families) this.#claims.set(f.name, (this.#claims.get(f.name) ?? 0) + 1);
+    for (const f of typed) sql.exec("INSERT OR REPLACE INTO family_types (name, type) VALUES (?, ?)", f.name, f.type);
+    for (const [family, label] of labelled) sql.exec("INSERT OR IGNORE INTO family_labels (family, label) VALUES (?, ?)", family, label);
+  }
+
+  #admitKeys(shard: number, owner: number, group: string, f: AdmitFamily, undo: (() => void)[]): void {
+    const dir = this.#directories.get(f.name);
+    if (dir === undefined) throw new GatewayError("Unavailable", `the registry has no directory of "${f.name}" yet; retry`);
+    let added = 0;
+    for (let i = 0; i < f.keys.length; i++) {
+      const hash = f.keys[i] ?? 0;
+      const current = dir.owner(hash);
+      if (current >= 0 && current !== owner) {
+        throw new GatewayError(
+          "Conflict",
+          `series ${f.name}{${f.keyNames[i] ?? ""}} is held by ${groupName(this.#owners[current] ?? "")}; ${groupName(group)} cannot write it: a series belongs to one group (delete it there first)`,
+        );
+      }
+      if (current < 0) added++;
+    }
+    const limit = this.#familyLimit;
+    if (dir.size + added > limit) {
+      throw new GatewayError(
+        "LimitExceeded",
+        `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
+      );
+    }
+    const before = f.keys.map((h) => [dir.owner(h), dir.holders(h)] as const);
+    for (const hash of f.keys) dir.add(hash, shard, owner);
+    undo.push(() => {
+      f.keys.forEach((hash, i) => {
+        const [o, holders] = before[i] ?? [-1, 0];
+        if (o < 0) dir.delete(hash);
+        else if ((holders & (1 << shard)) === 0) dir.release(hash, shard);
+      });
+    });
+  }
+
+  /**
+   * Before a directory rejects anything it is checked against the shards: an entry another group
+   * holds may be stale (a shard's release got lost), and a family over its limit is counted again.
+   */
+  async #recheck(shard: number, items: AdmitItem[]): Promise<void> {
+    const limit = this.#familyLimit;
+    for (const item of items) {
+      // A replacing push may change a family's type only if no other shard holds the family.
+      const retype: string[] = [];
+      for (const name of item.retype) if (!(await this.heldElsewhere(name, shard))) retype.push(name);
+      item.retype = retype;
+      const owner = this.#ownerId(item.group);
+      for (const f of item.families) {
+        const dir = this.#directories.get(f.name);
+        if (dir === undefined || f.keys.length === 0) continue;
+        const contested = f.keys.filter((h) => {
+          const o = dir.owner(h);
+          return o >= 0 && o !== owner;
+        });
+        if (contested.length > 0) {
+          const held = await this.#holders(f.name, contested);
+          contested.forEach((hash, i) => {
+            if (held[i] === undefined) dir.delete(hash);
+          });
+        }
+        const fresh = f.keys.filter((h) => dir.owner(h) < 0).length;
+        const last = this.#recounted.get(f.name) ?? 0;
+        if (dir.size + fresh > limit && Date.now() - last > RECOUNT_MS) {
+          this.#recounted.set(f.name, Date.now());
+          this.#directories.delete(f.name);
+          await this.#ensureDirectories([f.name]);
+        }
+      }
+    }
+  }
+
+  /** Which group holds each hash on any shard (undefined: none). */
+  async #holders(name: string, hashes: number[]): Promise<(string | undefined)[]> {
+    const answers = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).lookup(name, hashes)));
+    return hashes.map((_, j) => {
+      for (const a of answers) {
+        const g = a[j];
+        if (g !== null && g !== undefined) return g;
+      }
+      return undefined;
+    });
+  }
+
+  /** Families' directories, built from every shard (one call each) for those the registry has none of. */
+  async #ensureDirectories(names: Iterable<string>): Promise<void> {
+    const missing = [...new Set(names)].filter((n) => !this.#directories.has(n) && !this.#building.has(n));
+    if (missing.length > 0) {
+      const build = (async () => {
+        const parts = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).directory(missing)));
+        missing.forEach((name, n) => {
+          let total = 0;
+          for (const part of parts) for (const { hashes } of part[n] ?? []) total += hashes.length;
+          const dir = new Directory(total);
+          parts.forEach((part, shard) => {
+            for (const { group, hashes } of part[n] ?? []) {
+              const owner = this.#ownerId(group);
+              for (const hash of hashes) dir.add(hash, shard, owner);
+            }
+          });
+          this.#directories.set(name, dir);
+        });
+      })();
+      const settled = build.finally(() => {
+        for (const name of missing) if (this.#building.get(name) === settled) this.#building.delete(name);
+      });
+      for (const name of missing) this.#building.set(name, settled);
+    }
+    await Promise.all([...new Set(names)].map((n) => this.#building.get(n)));
+  }
+
+  /** A shard no longer holds these series (deleted, expired, replaced). */
+  release(shard: number, released: [family: string, hashes: number[]][]): void {
+    for (const [name, hashes] of released) {
+      const dir = this.#directories.get(name);
+      if (dir === undefined) continue;
+      for (const hash of hashes) dir.release(hash, shard);
     }
   }
 
   /**
-   * Forgets the types of families that no shard holds any more (after a group delete, a labelled
-   * delete or a replacing push emptied them), so they may come back with another type. Asks every
-   * shard; a name claimed again meanwhile is kept.
+   * Forgets the families that no shard holds any more (after deletes or replacing pushes emptied
+   * them), so they may come back with another type. Asks every shard; a name claimed again
+   * meanwhile is kept.
    */
   async releaseUnused(names: string[]): Promise<string[]> {
     const candidates = names.filter((name) => this.#types.has(name));
     if (candidates.length === 0) return [];
     const claimsBefore = candidates.map((name) => this.#claims.get(name) ?? 0);
-    // One call per shard, whatever the number of names.
     const held = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).holding(candidates)));
     const released: string[] = [];
+    const sql = this.ctx.storage.sql;
     candidates.forEach((name, n) => {
       if (held.some((h) => h[n] === true) || (this.#claims.get(name) ?? 0) !== claimsBefore[n]) return;
+      const type = this.#types.get(name);
+      if (type !== undefined) this.#occupancy.release(name, type);
       this.#types.delete(name);
-      this.ctx.storage.sql.exec("DELETE FROM family_types WHERE name = ?", name);
+      this.#labels.delete(name);
+      this.#directories.delete(name);
+      sql.exec("DELETE FROM family_types WHERE name = ?", name);
+      sql.exec("DELETE FROM family_labels WHERE family = ?", name);
       released.push(name);
     });
     return released;
+  }
+
+  /** Whether any shard other than `except` holds the family (a replacing push may retype only then). */
+  async heldElsewhere(name: string, except: number): Promise<boolean> {
+    for (let i = 0; i < this.#shards; i++) {
+      if (i === except) continue;
+      if ((await shardStub(this.env, i).holding([name]))[0] === true) return true;
+    }
+    return false;
   }
 
   /** Notes that `shards` shards are in use and answers the most ever used (reads must cover all of them). */
@@ -88,4 +363,22 @@ export class TypeRegistry extends DurableObject<Env> {
     }
     return this.#shards;
   }
+
+  /** Every family's exact series count across shards, and per group (for the status views). */
+  async counts(): Promise<FamilyCount[]> {
+    const names = [...this.#types.keys()].sort();
+    await this.#ensureDirectories(names);
+    return names.map((name) => {
+      const dir = this.#directories.get(name);
+      const groups: [string, number][] = [];
+      for (const [owner, n] of dir?.countByOwner() ?? []) groups.push([this.#owners[owner] ?? "", n]);
+      return { name, series: dir?.size ?? 0, groups };
+    });
+  }
+}
+
+/** The reason a rejection is counted under (`metrics_gateway_pushes_rejected_total{reason}`). */
+function reasonOf(error: GatewayError): string {
+  if (error.name === "LimitExceeded" && error.message.includes("MAX_SERIES_PER_FAMILY")) return "family_cardinality";
+  return error.name;
 }

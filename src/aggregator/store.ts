@@ -1,12 +1,14 @@
 /**
- * The aggregator's SQLite schema and statements: one row per family, one row per series.
- * See `docs/storage.md` for the tables and the migration history.
+ * The aggregator's SQLite schema and statements. A group's series are stored packed, many per row
+ * (`chunks`), with single series that changed since in rows of their own (`series`): rows written
+ * grow with what changed, not with the size of a push. See `docs/storage.md` for every table.
  */
-import type { SeriesValue } from "../wire/exposition/format";
 import type { MetricType } from "../common/model";
+import type { SeriesValue } from "../wire/exposition/format";
+import { decodePacked, encodePacked, type PackedSeries } from "./codec";
 
-/** Bumped with every schema change; `migrate` brings older databases forward. */
-export const SCHEMA_VERSION = 2;
+/** Bumped with every schema change; the constructor brings older databases forward. */
+export const SCHEMA_VERSION = 3;
 
 export const MIGRATIONS: readonly string[] = [
   // 0 -> 1: the initial schema.
@@ -40,6 +42,30 @@ export const MIGRATIONS: readonly string[] = [
      push_time    REAL NOT NULL,
      failure_time REAL NOT NULL
    ) WITHOUT ROWID;`,
+  // 2 -> 3: packed chunks (many series per row), per-series expiry, group TTLs, stale markers in
+  // packed rows, cumulative sources' last values. The old tombstones move into `stale` (in code).
+  `CREATE TABLE chunks (
+     id   INTEGER NOT NULL PRIMARY KEY,
+     grp  TEXT NOT NULL,
+     data BLOB NOT NULL
+   );
+   ALTER TABLE series ADD COLUMN chunk INTEGER;
+   ALTER TABLE series ADD COLUMN expires REAL NOT NULL DEFAULT 0;
+   ALTER TABLE groups ADD COLUMN ttl_ms REAL NOT NULL DEFAULT 0;
+   CREATE TABLE stale (
+     id      INTEGER NOT NULL PRIMARY KEY,
+     deleted INTEGER NOT NULL,
+     count   INTEGER NOT NULL,
+     data    BLOB NOT NULL
+   );
+   CREATE TABLE sources (
+     source  TEXT NOT NULL,
+     grp     TEXT NOT NULL,
+     part    INTEGER NOT NULL,
+     updated REAL NOT NULL,
+     data    BLOB NOT NULL,
+     PRIMARY KEY (source, grp, part)
+   ) WITHOUT ROWID;`,
 ];
 
 /** A `families` row. */
@@ -50,46 +76,53 @@ export interface FamilyRow {
   unit: string;
 }
 
-/** A `series` row: `value` holds counters, gauges and untyped (NULL is NaN: SQLite has no NaN); `packed` the rest. */
+/** A `series` row: one series stored on its own (see docs/storage.md: overlay rows). */
 export interface SeriesRow {
   family: string;
   labels: string;
-  /** The grouping key of the group that last wrote the series; "" for ungrouped writes. */
   grp: string;
-  value: number | null;
-  packed: ArrayBuffer | null;
+  value: SeriesValue;
   updated: number;
+  expires: number;
+  /** The chunk the series belongs to; null for rows written before schema version 3. */
+  chunk: number | null;
 }
 
-/** A `groups` row: a Pushgateway grouping key and its last push times (ms, 0 for never). */
+/** A `groups` row: a Pushgateway grouping key, its last push times (ms, 0 for never) and its TTL. */
 export interface GroupRow {
   key: string;
   push_time: number;
   failure_time: number;
+  ttl_ms: number;
 }
 
-/** A `tombstones` row: a series deleted since the last successful export, owed a stale marker. */
-export interface TombstoneRow {
-  family: string;
-  labels: string;
-  type: MetricType;
-  value: number | null;
-  packed: ArrayBuffer | null;
+/** A `stale` row's bookkeeping: series deleted at `deleted` (ms), owed a stale marker by the export. */
+export interface StaleRow {
+  id: number;
   deleted: number;
+  count: number;
 }
 
-/** Named statements over a Durable Object's SQL storage. All calls are synchronous and join the object's implicit transaction. */
+/** Named statements over a Durable Object's SQL storage; every call joins the object's implicit transaction. */
 export class Store {
   readonly #sql: SqlStorage;
+  /** Rows written since the object started (Cloudflare bills Durable Objects by rows written). */
+  rowsWritten = 0;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
     this.#migrate();
   }
 
+  #exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
+    const cursor = this.#sql.exec<T>(query, ...bindings);
+    this.rowsWritten += cursor.rowsWritten;
+    return cursor;
+  }
+
   /**
    * Brings the schema up to {@link SCHEMA_VERSION}. Durable Objects refuse `PRAGMA user_version`
-   * (SQLITE_AUTH), so the version is kept the same way in the `state` table under `schema_version`.
+   * (SQLITE_AUTH), so the version is kept in the `state` table under `schema_version`.
    */
   #migrate(): void {
     this.#sql.exec("CREATE TABLE IF NOT EXISTS state (key TEXT NOT NULL PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID");
@@ -97,8 +130,30 @@ export class Store {
       const step = MIGRATIONS[v];
       if (step === undefined) throw new Error(`no migration from schema version ${v}`);
       this.#sql.exec(step);
+      if (v === 2) this.#moveTombstones();
       this.setState("schema_version", v + 1);
     }
+  }
+
+  /** Version 3 keeps stale markers packed: the old one-row-per-series tombstones become one `stale` row. */
+  #moveTombstones(): void {
+    const rows = this.#sql
+      .exec<{ family: string; labels: string; type: string; value: number | null; packed: ArrayBuffer | null; deleted: number }>(
+        "SELECT family, labels, type, value, packed, deleted FROM tombstones",
+      )
+      .toArray();
+    if (rows.length > 0) {
+      const series: PackedSeries[] = rows.map((r) => ({
+        family: r.family,
+        type: r.type as MetricType,
+        key: r.labels,
+        value: r.packed !== null ? new Float64Array(r.packed.slice(0)) : (r.value ?? NaN),
+        updated: r.deleted,
+        expires: 0,
+      }));
+      this.putStale(Math.max(...rows.map((r) => r.deleted)), series);
+    }
+    this.#sql.exec("DROP TABLE tombstones");
   }
 
   /** The schema version the database is at (0 for a new database). */
@@ -110,13 +165,8 @@ export class Store {
     return this.#sql.exec<Record<keyof FamilyRow, string>>("SELECT name, type, help, unit FROM families").toArray() as FamilyRow[];
   }
 
-  /** Every series, in primary key order. */
-  series(): Iterable<SeriesRow> {
-    return this.#sql.exec<Record<keyof SeriesRow, SqlStorageValue>>("SELECT family, labels, grp, value, packed, updated FROM series") as unknown as Iterable<SeriesRow>;
-  }
-
   putFamily(row: FamilyRow): void {
-    this.#sql.exec(
+    this.#exec(
       "INSERT INTO families (name, type, help, unit) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit",
       row.name,
       row.type,
@@ -125,60 +175,126 @@ export class Store {
     );
   }
 
+  deleteFamily(name: string): void {
+    this.#exec("DELETE FROM families WHERE name = ?", name);
+  }
+
+  /** Every chunk row: id, group, and its series decoded. */
+  *chunks(): IterableIterator<{ id: number; grp: string; series: PackedSeries[] }> {
+    for (const row of this.#sql.exec<{ id: number; grp: string; data: ArrayBuffer }>("SELECT id, grp, data FROM chunks")) {
+      yield { id: row.id, grp: row.grp, series: decodePacked(row.data) };
+    }
+  }
+
+  putChunk(id: number, grp: string, series: readonly PackedSeries[]): void {
+    this.#exec("INSERT OR REPLACE INTO chunks (id, grp, data) VALUES (?, ?, ?)", id, grp, encodePacked(series));
+  }
+
+  deleteChunk(id: number): void {
+    this.#exec("DELETE FROM chunks WHERE id = ?", id);
+  }
+
+  /** Every series row (stored on its own). */
+  *series(): IterableIterator<SeriesRow> {
+    const rows = this.#sql.exec<{ family: string; labels: string; grp: string; value: number | null; packed: ArrayBuffer | null; updated: number; expires: number; chunk: number | null }>(
+      "SELECT family, labels, grp, value, packed, updated, expires, chunk FROM series",
+    );
+    for (const r of rows) {
+      yield {
+        family: r.family,
+        labels: r.labels,
+        grp: r.grp,
+        value: r.packed !== null ? new Float64Array(r.packed.slice(0)) : (r.value ?? NaN),
+        updated: r.updated,
+        expires: r.expires,
+        chunk: r.chunk,
+      };
+    }
+  }
+
   /**
-   * Upserts many series of one family with few statements: the rows go as one JSON array parameter
-   * per ~512 KB, read back with `json_each` (Durable Objects allow at most 100 bound parameters, so
-   * row-by-row parameters would need a statement per 16 rows). Numbers are written as JSON5, which
-   * SQLite reads, so +Inf and -Inf survive; NaN is NULL as everywhere; histograms and summaries go
-   * as hex, turned back into BLOBs by `unhex`.
+   * Upserts series rows with few statements: the rows go as one JSON array parameter per ~512 KB,
+   * read back with `json_each` (Durable Objects allow at most 100 bound parameters per statement).
+   * Numbers are written as JSON5, which SQLite reads, so +Inf and -Inf survive; NaN is NULL (SQLite
+   * has no NaN); histograms and summaries go as hex, turned back into BLOBs by `unhex`.
    */
-  putSeriesMany(family: string, group: string, keys: readonly string[], values: readonly SeriesValue[], updated: number): void {
+  putSeries(rows: readonly SeriesRow[]): void {
     let json = "";
-    for (let i = 0; i < keys.length; i++) {
-      const value = values[i] ?? NaN;
-      const row = typeof value === "number" ? `[${JSON.stringify(keys[i] ?? "")},${json5Number(value)},null]` : `[${JSON.stringify(keys[i] ?? "")},null,"${hex(value)}"]`;
+    for (const r of rows) {
+      const v = r.value;
+      const value = typeof v === "number" ? `${json5Number(v)},null` : `null,"${hex(v)}"`;
+      const row = `[${JSON.stringify(r.family)},${JSON.stringify(r.labels)},${JSON.stringify(r.grp)},${value},${r.updated},${json5Number(r.expires)},${r.chunk ?? "null"}]`;
       json += json === "" ? row : `,${row}`;
       if (json.length > 512 * 1024) {
-        this.#sql.exec(UPSERT_JSON, family, group, updated, `[${json}]`);
+        this.#exec(UPSERT_JSON, `[${json}]`);
         json = "";
       }
     }
-    if (json !== "") this.#sql.exec(UPSERT_JSON, family, group, updated, `[${json}]`);
+    if (json !== "") this.#exec(UPSERT_JSON, `[${json}]`);
   }
 
-  deleteSeriesMany(family: string, keys: readonly string[]): void {
+  deleteSeries(family: string, keys: readonly string[]): void {
     for (let start = 0; start < keys.length; start += 90) {
       const chunk = keys.slice(start, start + 90);
-      this.#sql.exec(`DELETE FROM series WHERE family = ? AND labels IN (${chunk.map(() => "?").join(",")})`, family, ...chunk);
+      this.#exec(`DELETE FROM series WHERE family = ? AND labels IN (${chunk.map(() => "?").join(",")})`, family, ...chunk);
     }
   }
 
-  /** Records that a series is gone, so the next export sends its stale marker. */
-  putTombstone(family: string, type: MetricType, labels: string, value: SeriesValue, deleted: number): void {
-    const scalar = typeof value === "number";
-    this.#sql.exec(
-      "INSERT OR REPLACE INTO tombstones (family, labels, type, value, packed, deleted) VALUES (?, ?, ?, ?, ?, ?)",
-      family,
-      labels,
-      type,
-      scalar ? (Number.isNaN(value) ? null : value) : null,
-      scalar ? null : bytesOf(value),
-      deleted,
-    );
+  /** Removes every series, chunk, family, group and source (the stale markers stay owed). */
+  deleteAll(): void {
+    this.#exec("DELETE FROM series");
+    this.#exec("DELETE FROM chunks");
+    this.#exec("DELETE FROM families");
+    this.#exec("DELETE FROM groups");
+    this.#exec("DELETE FROM sources");
   }
 
-  /** A series that comes back is no longer stale. */
-  clearTombstone(family: string, labels: string): void {
-    this.#sql.exec("DELETE FROM tombstones WHERE family = ? AND labels = ?", family, labels);
+  /** Records deleted series (with their last values, so a histogram's markers can be named). */
+  putStale(deleted: number, series: readonly PackedSeries[]): StaleRow {
+    const row = this.#exec<{ id: number }>("INSERT INTO stale (deleted, count, data) VALUES (?, ?, ?) RETURNING id", deleted, series.length, encodePacked(series)).one();
+    return { id: row.id, deleted, count: series.length };
   }
 
-  tombstones(): TombstoneRow[] {
-    return this.#sql.exec<Record<keyof TombstoneRow, SqlStorageValue>>("SELECT family, labels, type, value, packed, deleted FROM tombstones").toArray() as unknown as TombstoneRow[];
+  staleRows(): StaleRow[] {
+    return this.#sql.exec<{ id: number; deleted: number; count: number }>("SELECT id, deleted, count FROM stale ORDER BY id").toArray();
   }
 
-  /** Removes the tombstones an export delivered: those recorded up to and including `upTo` (ms). */
-  clearTombstonesUpTo(upTo: number): void {
-    this.#sql.exec("DELETE FROM tombstones WHERE deleted <= ?", upTo);
+  staleSeries(id: number): PackedSeries[] {
+    const row = this.#sql.exec<{ data: ArrayBuffer }>("SELECT data FROM stale WHERE id = ?", id).toArray()[0];
+    return row === undefined ? [] : decodePacked(row.data);
+  }
+
+  /** Removes the stale rows an export delivered: those with ids up to and including `upTo`. */
+  deleteStaleUpTo(upTo: number): void {
+    this.#exec("DELETE FROM stale WHERE id <= ?", upTo);
+  }
+
+  groups(): GroupRow[] {
+    return this.#sql.exec<Record<keyof GroupRow, SqlStorageValue>>("SELECT key, push_time, failure_time, ttl_ms FROM groups").toArray() as unknown as GroupRow[];
+  }
+
+  putGroup(row: GroupRow): void {
+    this.#exec("INSERT OR REPLACE INTO groups (key, push_time, failure_time, ttl_ms) VALUES (?, ?, ?, ?)", row.key, row.push_time, row.failure_time, row.ttl_ms);
+  }
+
+  deleteGroup(key: string): void {
+    this.#exec("DELETE FROM groups WHERE key = ?", key);
+  }
+
+  /** Every source's packed last values: `[source, group, part, updated, series]`. */
+  *sources(): IterableIterator<{ source: string; grp: string; part: number; updated: number; series: PackedSeries[] }> {
+    for (const row of this.#sql.exec<{ source: string; grp: string; part: number; updated: number; data: ArrayBuffer }>("SELECT source, grp, part, updated, data FROM sources")) {
+      yield { source: row.source, grp: row.grp, part: row.part, updated: row.updated, series: decodePacked(row.data) };
+    }
+  }
+
+  putSource(source: string, grp: string, part: number, updated: number, series: readonly PackedSeries[]): void {
+    this.#exec("INSERT OR REPLACE INTO sources (source, grp, part, updated, data) VALUES (?, ?, ?, ?, ?)", source, grp, part, updated, encodePacked(series));
+  }
+
+  /** Removes a source's parts from `fromPart` on (all of them with 0). */
+  deleteSource(source: string, grp: string, fromPart = 0): void {
+    this.#exec("DELETE FROM sources WHERE source = ? AND grp = ? AND part >= ?", source, grp, fromPart);
   }
 
   getState(key: string): number | undefined {
@@ -187,36 +303,14 @@ export class Store {
   }
 
   setState(key: string, value: number): void {
-    this.#sql.exec("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", key, value);
-  }
-
-  deleteFamily(name: string): void {
-    this.#sql.exec("DELETE FROM series WHERE family = ?", name);
-    this.#sql.exec("DELETE FROM families WHERE name = ?", name);
-  }
-
-  deleteAll(): void {
-    this.#sql.exec("DELETE FROM series");
-    this.#sql.exec("DELETE FROM families");
-    this.#sql.exec("DELETE FROM groups");
-  }
-
-  groups(): GroupRow[] {
-    return this.#sql.exec<Record<keyof GroupRow, SqlStorageValue>>("SELECT key, push_time, failure_time FROM groups").toArray() as unknown as GroupRow[];
-  }
-
-  putGroup(row: GroupRow): void {
-    this.#sql.exec("INSERT OR REPLACE INTO groups (key, push_time, failure_time) VALUES (?, ?, ?)", row.key, row.push_time, row.failure_time);
-  }
-
-  deleteGroup(key: string): void {
-    this.#sql.exec("DELETE FROM groups WHERE key = ?", key);
+    this.#exec("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", key, value);
   }
 }
 
-const UPSERT_JSON = `INSERT INTO series (family, labels, grp, value, packed, updated)
-  SELECT ?1, value ->> 0, ?2, value ->> 1, unhex(value ->> 2), ?3 FROM json_each(?4) WHERE true
-  ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed, updated = excluded.updated`;
+const UPSERT_JSON = `INSERT INTO series (family, labels, grp, value, packed, updated, expires, chunk)
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, unhex(value ->> 4), value ->> 5, value ->> 6, value ->> 7 FROM json_each(?1) WHERE true
+  ON CONFLICT (family, labels) DO UPDATE SET grp = excluded.grp, value = excluded.value, packed = excluded.packed,
+    updated = excluded.updated, expires = excluded.expires, chunk = excluded.chunk`;
 
 /** A number as JSON5 (which SQLite's JSON functions read): infinities by name, NaN as null (stored as NULL). */
 function json5Number(v: number): string {
@@ -232,14 +326,4 @@ function hex(v: Float64Array): string {
   let out = "";
   for (const b of bytes) out += HEX[b] ?? "00";
   return out;
-}
-
-/** A stored series value from its row (series or tombstone). */
-export function valueOf(row: Pick<SeriesRow, "value" | "packed">): SeriesValue {
-  if (row.packed !== null) return new Float64Array(row.packed.slice(0));
-  return row.value ?? NaN;
-}
-
-function bytesOf(v: Float64Array): ArrayBuffer {
-  return v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer;
 }

@@ -16,8 +16,13 @@ export const ERROR_STATUS = {
   InvalidValue: 400,
   /** A request argument (path, query, RPC argument) is malformed. */
   BadRequest: 400,
-  /** The push disagrees with what is stored: another type, another bucket layout. */
+  /** The push disagrees with what is stored: another type. */
   TypeConflict: 409,
+  /**
+   * The push would give a series or a name two owners: a series another group holds, or a family
+   * name that collides with another family's (after escaping, or with its `_sum`/`_total`/... samples).
+   */
+  Conflict: 409,
   /** The body, or the store after the push, would exceed a configured limit. */
   LimitExceeded: 413,
   /** The Content-Type or Content-Encoding is not one the gateway reads. */

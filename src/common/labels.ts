@@ -108,3 +108,36 @@ export function includesAll(pairs: LabelPairs, subset: LabelPairs): boolean {
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The label names of a canonical key (see {@link labelKey}), without their values.
+ *
+ * @example labelNamesOf('a="x","k8s.pod"="p"') // ["a", "k8s.pod"]
+ */
+export function labelNamesOf(key: string): string[] {
+  const names: string[] = [];
+  let i = 0;
+  const n = key.length;
+  while (i < n) {
+    let name: string;
+    if (key.charCodeAt(i) === 34) {
+      const r = readQuoted(key, i);
+      name = r.value;
+      i = r.end;
+    } else {
+      const eq = key.indexOf("=", i);
+      name = key.slice(i, eq);
+      i = eq;
+    }
+    names.push(name);
+    // Skip `="value"` without unescaping it (only its end matters), then the comma.
+    i += 2;
+    for (;;) {
+      const c = key.charCodeAt(i);
+      if (c === 34 || Number.isNaN(c)) break;
+      i += c === 92 ? 2 : 1;
+    }
+    i += 2;
+  }
+  return names;
+}

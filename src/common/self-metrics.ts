@@ -11,6 +11,12 @@ export interface Counters {
   /** Write calls the shard received (one per group-commit batch). */
   writeCalls: number;
   rejected: Map<string, number>;
+  /** SQLite rows written since the shard started (Cloudflare bills Durable Objects by rows written). */
+  rowsWritten: number;
+  /** Histogram merges over the intersection of two bucket layouts, by family. */
+  narrowed: Map<string, number>;
+  /** Series removed because they were not written for their TTL. */
+  expired: number;
   export: ExportCounters;
 }
 
@@ -33,6 +39,9 @@ export function newCounters(): Counters {
     accepted: 0,
     writeCalls: 0,
     rejected: new Map(),
+    rowsWritten: 0,
+    narrowed: new Map(),
+    expired: 0,
     export: {
       samplesSent: 0,
       samplesFailed: 0,
@@ -48,14 +57,16 @@ export function newCounters(): Counters {
 }
 
 /** Rejection reasons a client can cause; each is exposed from zero so alerts can rate() them at once. */
-const REASONS: readonly ErrorName[] = [
+const REASONS: readonly (ErrorName | "family_cardinality")[] = [
   "BadRequest",
+  "Conflict",
   "InvalidName",
   "InvalidValue",
   "LimitExceeded",
   "ParseError",
   "TypeConflict",
   "UnsupportedMediaType",
+  "family_cardinality",
 ];
 
 /** Why the export drops a series; exposed from zero likewise. */
@@ -65,6 +76,8 @@ export interface SelfStats {
   families: number;
   series: number;
   counters: Counters;
+  /** Series this scrape left out because its format cannot carry them, by reason (scrapes only). */
+  omitted?: Readonly<Record<string, number | undefined>>;
 }
 
 /** A self-metric family with its series in output order. */
@@ -128,7 +141,41 @@ export function selfFamilies(stats: SelfStats): SelfFamily[] {
       byLabel("reason", [...DROP_REASONS, ...ex.dropped.keys()], (r) => ex.dropped.get(r) ?? 0),
     ),
     family("metrics_gateway_series", "gauge", "Series stored.", [["", stats.series]]),
-  ];
+    family("metrics_gateway_series_expired_total", "counter", "Series removed because they were not written for their TTL (or their group not pushed), since the shards started.", [
+      ["", counters.expired],
+    ]),
+    family(
+      "metrics_gateway_storage_rows_written_total",
+      "counter",
+      "SQLite rows the aggregator shards wrote since they started (Durable Objects are billed by rows written).",
+      [["", counters.rowsWritten]],
+    ),
+  ]
+    .concat(
+      counters.narrowed.size === 0
+        ? []
+        : [
+            family(
+              "metrics_gateway_histogram_layout_narrowed_total",
+              "counter",
+              "Histogram merges of two bucket layouts over the bounds both have (a deploy changed the buckets), by family.",
+              byLabel("family", counters.narrowed.keys(), (f) => counters.narrowed.get(f) ?? 0),
+            ),
+          ],
+    )
+    .concat(
+      stats.omitted === undefined
+        ? []
+        : [
+            family(
+              "metrics_gateway_scrape_omitted_series",
+              "gauge",
+              "Series this scrape left out because its format (or name escaping) cannot carry them, by reason; the other format may carry them.",
+              byLabel("reason", Object.keys(stats.omitted), (r) => stats.omitted?.[r] ?? 0),
+            ),
+          ],
+    )
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The self-metric families as exposition text. */

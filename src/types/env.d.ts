@@ -7,5 +7,11 @@ declare namespace Cloudflare {
     SECRET_PROM_USER?: string;
     /** Basic auth password with SECRET_PROM_USER, else a Bearer token. */
     SECRET_PROM_TOKEN?: string;
+    /**
+     * A grouping label whose value names a cumulative source (e.g. `instance`): Pushgateway pushes
+     * with it add only their increase since that source's previous push, and the label is not stored.
+     * Unset by default.
+     */
+    SOURCE_LABEL?: string;
   }
 }

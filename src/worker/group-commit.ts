@@ -10,10 +10,10 @@
  * result object), and each caller checks for its outcome on timers of its own, backing off from
  * 1 ms to {@link MAX_POLL_MS}: a few wake-ups per write, far cheaper than a call per write.
  */
-import type { ApplyOptions, ShardPushResult } from "../aggregator/aggregator";
-import { GatewayError, isErrorName } from "../common/errors";
-import type { PreparedFamily } from "../aggregator/merge";
+import type { Outcome as ShardOutcome, ShardPushResult } from "../aggregator/aggregator";
 import { shardStub } from "../aggregator/objects";
+import type { ApplyOptions, PreparedFamily } from "../aggregator/plan";
+import { GatewayError, isErrorName } from "../common/errors";
 
 /**
  * How long the first write of a batch waits for others. Sending at once when nothing was in flight
@@ -110,7 +110,7 @@ export class GroupCommit {
     const items = batch.items;
     try {
       const stub = shardStub(env, batch.shard);
-      const outcomes = await stub.applyBatch(items.map((i) => ({ push: i.push, options: i.options })));
+      const outcomes = (await stub.applyBatch(items.map((i) => ({ push: i.push, options: i.options })))) as ShardOutcome[];
       items.forEach((item, i) => {
         const outcome = outcomes[i];
         // Plain copies: values an RPC call returned belong to the request that made the call.

@@ -1,13 +1,15 @@
 /** The HTTP API: routes, content negotiation, and the one place errors become responses. */
-import type { ExpositionFormat, Labels, PushResult } from "../../rpc";
+import type { Labels, PushResult } from "../../rpc";
+import { GatewayError, statusOf } from "../common/errors";
+import { labelKey } from "../common/labels";
 import { drain, readBytes, readText } from "../wire/body";
+import { negotiateExposition } from "../wire/exposition/negotiate";
+import { parseGroupingPath } from "../wire/grouping";
 import { apiStatus, pushgatewayMetrics } from "./api";
 import type { Core, PushTarget } from "./operations";
-import { parseGroupingPath } from "../wire/grouping";
-import { labelKey } from "../common/labels";
+import { groupsOf } from "./reads";
+import { shardsToRead } from "./shards";
 import { statusPage } from "./status-page";
-import { GatewayError, statusOf } from "../common/errors";
-import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from "../wire/exposition/format";
 
 /** Answers one HTTP request; every error becomes a JSON body `{ error, message }` with its status. */
 export async function handleHttp(request: Request, core: Core, env: Env): Promise<Response> {
@@ -47,7 +49,11 @@ async function route(request: Request, core: Core, env: Env): Promise<Response> 
   }
   if (path === "/api/v1/metrics") {
     allow(method, ["GET", "HEAD"]);
-    return json(pushgatewayMetrics(await core.status()));
+    const shards = await shardsToRead(env);
+    const groups = await groupsOf(env, shards);
+    const headers = { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" };
+    if (method === "HEAD") return new Response(null, { headers });
+    return new Response(stream(pushgatewayMetrics(env, shards, groups)), { headers });
   }
   if (path === "/api/v1/status") {
     allow(method, ["GET", "HEAD"]);
@@ -94,72 +100,73 @@ async function route(request: Request, core: Core, env: Env): Promise<Response> 
 /** Reads and applies a push body; a failure also counts against the group. */
 async function push(request: Request, core: Core, maxBodyBytes: number, target: PushTarget): Promise<PushResult> {
   const contentType = request.headers.get("content-type") ?? undefined;
+  const full: PushTarget = { ...target };
+  try {
+    const ttl = request.headers.get("metrics-ttl");
+    if (ttl !== null) full.ttlSeconds = ttlHeader(ttl);
+    const source = request.headers.get("metrics-source");
+    if (source !== null) full.source = source.trim();
+  } catch (error) {
+    core.countRejected(error, labelKey(target.group));
+    throw error;
+  }
   const body = await readBytes(request, maxBodyBytes).catch((error: unknown) => {
     core.countRejected(error, labelKey(target.group));
     throw error;
   });
-  return core.push(body, contentType, target);
+  return core.push(body, contentType, full);
+}
+
+/** `Metrics-TTL: <seconds>`: a non-negative decimal number (0: never expire). */
+function ttlHeader(value: string): number {
+  const v = value.trim();
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new GatewayError("BadRequest", `Metrics-TTL: "${v.slice(0, 40)}" is not a number of seconds; send e.g. "Metrics-TTL: 3600" (0: never expire)`);
+  return Number(v);
 }
 
 async function scrape(request: Request, url: URL, core: Core): Promise<Response> {
-  const format = negotiate(url.searchParams.get("format"), request.headers.get("accept"));
-  const parts = await core.scrape(format);
-  const headers = new Headers({
-    "Content-Type": format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
-    Vary: "Accept, Accept-Encoding",
-    "Cache-Control": "no-store",
-  });
+  const chosen = negotiateExposition(request.headers.get("accept"), url.searchParams.get("format"), url.searchParams.get("escaping"));
+  const headers = new Headers({ "Content-Type": chosen.contentType, Vary: "Accept, Accept-Encoding", "Cache-Control": "no-store" });
   if (request.method === "HEAD") return new Response(null, { headers });
+  // The first parts are read before answering, so a shard that fails makes a 503, not a cut stream.
+  const parts = await core.scrape({ openmetrics: chosen.format === "openmetrics", escaping: chosen.escaping });
+  const first = await parts.next();
   if (accepts(clientAcceptEncoding(request), "gzip")) {
     // The runtime compresses the body itself for this header (encodeBody "automatic"), and decodes
     // it again for a client that turns out not to accept gzip (as Cloudflare's edge does).
     headers.set("Content-Encoding", "gzip");
   }
-  return new Response(stream(parts), { headers });
-}
-
-/** Streams the parts as they are encoded, instead of joining megabytes into one string first. */
-function stream(parts: string[]): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      // A few parts per pull keeps chunks reasonably large without holding everything encoded at once.
-      let bytes = 0;
-      while (i < parts.length && bytes < 64 * 1024) {
-        const chunk = encoder.encode(parts[i++] ?? "");
-        bytes += chunk.byteLength;
-        controller.enqueue(chunk);
-      }
-      if (i >= parts.length) controller.close();
-    },
-  });
+  return new Response(stream(parts, first.done === true ? undefined : first.value), { headers });
 }
 
 /**
- * Text 0.0.4 unless asked otherwise: Prometheus lists OpenMetrics first in its Accept header, but an
- * OpenMetrics counter must end in `_total`, and a gateway exposes names exactly as pushed.
+ * Streams parts as they are produced: each pull takes the next part from the generator (which
+ * reads the shards' next pages as needed), so memory holds a few parts, never the whole body.
  */
-export function negotiate(query: string | null, accept: string | null): ExpositionFormat {
-  if (query !== null) {
-    if (query === "text" || query === "openmetrics") return query;
-    throw new GatewayError("BadRequest", `format=${query} is not a format; use format=text or format=openmetrics`);
-  }
-  if (accept === null || accept.trim() === "") return "text";
-  if (acceptsMedia(accept, "text/plain")) return "text";
-  if (acceptsMedia(accept, "application/openmetrics-text")) return "openmetrics";
-  return "text";
-}
-
-function acceptsMedia(accept: string, media: string): boolean {
-  const [type] = media.split("/");
-  for (const part of accept.split(",")) {
-    const [range = "", ...params] = part.split(";").map((s) => s.trim().toLowerCase());
-    if (range !== media && range !== `${type}/*` && range !== "*/*") continue;
-    if (params.some((p) => /^q\s*=\s*0(\.0*)?$/.test(p))) continue;
-    return true;
-  }
-  return false;
+function stream(parts: AsyncGenerator<string>, first?: string): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let pending = first;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending !== undefined) {
+        controller.enqueue(encoder.encode(pending));
+        pending = undefined;
+        return;
+      }
+      try {
+        const next = await parts.next();
+        if (next.done === true) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      } catch (error) {
+        // Headers are sent: the client sees a cut body (a broken scrape), never a partial success.
+        console.error("a streamed read failed", error);
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await parts.return(undefined);
+    },
+  });
 }
 
 /**

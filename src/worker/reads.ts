@@ -1,159 +1,146 @@
 /**
- * Reads across shards: the scrape (families one shard holds come as that shard's cached text, the
- * rest are merged with the aggregation rules), the export snapshot, and the operators' status.
+ * The operators' views across shards: counts, groups and families (exact series counts come from
+ * the registry's directory; the shards hand over their summaries a page at a time), and the
+ * Pushgateway-shaped `/api/v1/metrics` streamed group by group.
  */
-import type { ExpositionFormat } from "../../rpc";
-import type { GroupView, ShardCatalog, ShardSnapshot, StatusView } from "../aggregator/aggregator";
-import { renderFamily, renderHeader, renderSeries } from "../wire/exposition/format";
-import type { MetricType } from "../common/model";
-import type { StaleSeries } from "../wire/remote-write/write-request";
-import { newCounters, pushTimeFamilies, renderSelfMetrics, selfFamilies, type Counters } from "../common/self-metrics";
-import { mergeShardFamilies, type ShardFamily } from "../aggregator/shard-merge";
-import { shardStub } from "../aggregator/objects";
-import { allShards } from "./shards";
+import type { Catalog, FamilySummary, GroupSummary } from "../aggregator/aggregator";
+import { REGISTRY_NAME, shardStub } from "../aggregator/objects";
+import type { FamilyCount } from "../aggregator/registry";
+import type { Counters } from "../common/self-metrics";
+import { sumCounters } from "./scrape";
+import { allShards, withDeadline } from "./shards";
 
-/** The exposition of everything the shards hold, families by name, series by labels, in parts to stream. */
-export async function scrapeShards(env: Env, shards: number, format: ExpositionFormat): Promise<string[]> {
-  if (shards === 1) return (await allShards(1, "scrape", () => shardStub(env, 0).render(format)))[0] ?? [];
-  const openmetrics = format === "openmetrics";
-  const catalogs = (await allShards(shards, "scrape", (i) => shardStub(env, i).catalog())) as ShardCatalog[];
-
-  // Which shards hold each family.
-  const holders = new Map<string, number[]>();
-  const meta = new Map<string, { type: MetricType; help: string; unit: string }>();
-  catalogs.forEach((catalog, i) => {
-    for (const [name, type, help, unit] of catalog.families) {
-      pushTo(holders, name, i);
-      const known = meta.get(name);
-      if (known === undefined || (known.help === "" && help !== "")) meta.set(name, { type, help, unit });
-    }
-  });
-  const textNames: string[][] = catalogs.map(() => []);
-  const dataNames: string[][] = catalogs.map(() => []);
-  for (const [name, list] of holders) {
-    const only = list.length === 1 ? list[0] : undefined;
-    if (only !== undefined) textNames[only]?.push(name);
-    else for (const i of list) dataNames[i]?.push(name);
-  }
-  const parts = await allShards(shards, "scrape", (i) => shardStub(env, i).scrapeParts(format, textNames[i] ?? [], dataNames[i] ?? []));
-
-  const texts = new Map<string, string>();
-  parts.forEach((part, i) => (textNames[i] ?? []).forEach((name, j) => texts.set(name, part.texts[j] ?? "")));
-  const data = byName(parts.flatMap((part) => part.data as ShardFamily[]));
-
-  let series = 0;
-  const out: [string, string][] = [];
-  for (const [name, list] of holders) {
-    const m = meta.get(name);
-    if (m === undefined) continue;
-    const view = { name, type: m.type, help: m.help, unit: m.unit };
-    if (list.length === 1) {
-      series += catalogs[list[0] ?? 0]?.families.find((f) => f[0] === name)?.[4] ?? 0;
-      out.push([name, renderHeader(view, openmetrics) + (texts.get(name) ?? "")]);
-    } else {
-      const merged = mergeShardFamilies(data.get(name) ?? []);
-      series += merged.series.length;
-      out.push([name, renderHeader(view, openmetrics) + renderSeries({ ...view, series: merged.series.map(([k, v]) => [k, v] as const) }, openmetrics)]);
-    }
-  }
-  out.push(["metrics_gateway_", renderSelfMetrics({ families: holders.size, series, counters: sumCounters(catalogs.map((c) => c.counters)) }, openmetrics)]);
-  for (const f of pushTimeFamilies(catalogs.map((c) => c.groups))) out.push([f.name, renderFamily(f, openmetrics)]);
-  out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const chunks = out.map(([, t]) => t);
-  if (openmetrics) chunks.push("# EOF\n");
-  return chunks;
+/** One group as the status views show it. */
+export interface GroupStatus {
+  key: string;
+  pushTime: number;
+  failureTime: number;
+  ttlMs: number;
+  families: number;
+  series: number;
 }
 
-/** Shards' push counters added up; the export's counters are shard 0's (it runs the export bookkeeping). */
-export function sumCounters(all: readonly Counters[]): Counters {
-  const out = newCounters();
-  all.forEach((c, i) => {
-    out.accepted += c.accepted;
-    out.writeCalls += c.writeCalls;
-    for (const [reason, n] of c.rejected) out.rejected.set(reason, (out.rejected.get(reason) ?? 0) + n);
-    if (i === 0) out.export = c.export;
-  });
-  return out;
+/** One family as the status views show it. */
+export interface FamilyStatus {
+  name: string;
+  type: string;
+  help: string;
+  series: number;
 }
 
-/** What the export sends: every shard's series merged, stale markers for series gone from every shard. */
-export interface MergedSnapshot {
-  families: { name: string; type: MetricType; help: string; unit: string; series: [string, Float64Array | number][] }[];
-  stale: StaleSeries[];
-  /** Per shard: the tombstones its snapshot covered. */
-  upTo: number[];
+/** Everything the status page and `/api/v1/status` show. */
+export interface StatusData {
+  families: FamilyStatus[];
+  groups: GroupStatus[];
+  series: number;
+  counters: Counters;
+  staleMarkers: number;
+  bytes: number;
+  shards: number;
+  /** The ten families with the most series, most first. */
+  top: FamilyStatus[];
 }
 
-export async function snapshotShards(env: Env, shards: number): Promise<MergedSnapshot> {
-  const snaps = (await allShards(shards, "export", (i) => shardStub(env, i).snapshot())) as ShardSnapshot[];
-  const named = byName(snaps.flatMap((snap) => snap.families));
-  const families: MergedSnapshot["families"] = [];
-  const live = new Set<string>();
-  let series = 0;
-  for (const list of named.values()) {
-    const merged = mergeShardFamilies(list);
-    series += merged.series.length;
-    for (const [key] of merged.series) live.add(`${merged.name}\0${key}`);
-    families.push({ name: merged.name, type: merged.type, help: merged.help, unit: merged.unit, series: merged.series.map(([k, v]) => [k, v]) });
-  }
-  families.push(...selfFamilies({ families: named.size, series, counters: sumCounters(snaps.map((s) => s.counters)) }));
-  // Prometheus learns of groups through the export when nothing scrapes the gateway: their push times go too.
-  families.push(...pushTimeFamilies(snaps.map((s) => s.groups)));
-  // A series deleted on one shard but still held by another is not stale.
-  const stale: StaleSeries[] = [];
-  const seen = new Set<string>();
-  for (const snap of snaps) {
-    for (const s of snap.stale) {
-      const id = `${s.family}\0${s.key}`;
-      if (live.has(id) || seen.has(id)) continue;
-      seen.add(id);
-      stale.push(s);
+/** Gathers the status views' data from every shard and the registry. */
+export async function statusData(env: Env, shards: number): Promise<StatusData> {
+  const catalogs = (await allShards(shards, "status", (i) => shardStub(env, i).catalog())) as Catalog[];
+  const counts = (await withDeadline(env.REGISTRY.getByName(REGISTRY_NAME).counts(), "status: the registry")) as FamilyCount[];
+  const exact = new Map(counts.map((c) => [c.name, c]));
+
+  // Families: metadata from the shards (paged), series counts exact from the registry.
+  const families = new Map<string, FamilyStatus>();
+  await Promise.all(
+    Array.from({ length: shards }, async (_, i) => {
+      for (let after: string | null = null; ; ) {
+        const page = (await withDeadline(shardStub(env, i).families(after), `status: shard ${i}`)) as { families: FamilySummary[]; next: string | null };
+        for (const [name, type, help, , series] of page.families) {
+          const known = families.get(name);
+          if (known === undefined) families.set(name, { name, type, help, series: exact.get(name)?.series ?? series });
+          else if (known.help === "" && help !== "") known.help = help;
+        }
+        if (page.next === null) break;
+        after = page.next;
+      }
+    }),
+  );
+
+  // Groups: push times from the shards (the latest, if a group moved shards), series from the registry.
+  const perGroup = new Map<string, { families: number; series: number }>();
+  for (const c of counts) {
+    for (const [group, n] of c.groups) {
+      const g = perGroup.get(group) ?? { families: 0, series: 0 };
+      g.families++;
+      g.series += n;
+      perGroup.set(group, g);
     }
   }
-  return { families, stale, upTo: snaps.map((s) => s.upTo) };
-}
+  const groups = new Map<string, GroupStatus>();
+  await Promise.all(
+    Array.from({ length: shards }, async (_, i) => {
+      for (let after: string | null = null; ; ) {
+        const page = (await withDeadline(shardStub(env, i).groups(after), `status: shard ${i}`)) as { groups: GroupSummary[]; next: string | null };
+        for (const [key, pushTime, failureTime, ttlMs] of page.groups) {
+          const known = groups.get(key);
+          const counted = perGroup.get(key) ?? { families: 0, series: 0 };
+          groups.set(key, {
+            key,
+            pushTime: Math.max(pushTime, known?.pushTime ?? 0),
+            failureTime: Math.max(failureTime, known?.failureTime ?? 0),
+            ttlMs: Math.max(ttlMs, known?.ttlMs ?? 0),
+            families: counted.families,
+            series: counted.series,
+          });
+        }
+        if (page.next === null) break;
+        after = page.next;
+      }
+    }),
+  );
+  const ungrouped = perGroup.get("");
+  if (ungrouped !== undefined) groups.set("", { key: "", pushTime: 0, failureTime: 0, ttlMs: 0, ...ungrouped });
 
-/** The operators' view across shards: groups with the same key merged family by family. */
-export async function statusShards(env: Env, shards: number): Promise<StatusView> {
-  const views = (await allShards(shards, "status", (i) => shardStub(env, i).status())) as StatusView[];
-  if (views.length === 1 && views[0] !== undefined) return views[0];
-  const groups = new Map<string, GroupView[]>();
-  for (const view of views) for (const g of view.groups) pushTo(groups, g.key, g);
-  const merged: GroupView[] = [];
-  const familyNames = new Set<string>();
-  let series = 0;
-  for (const [key, list] of groups) {
-    const families = [...byName(list.flatMap((g) => g.families)).values()].map((fams) => mergeShardFamilies(fams)).sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const f of families) {
-      familyNames.add(f.name);
-      series += f.series.length;
-    }
-    merged.push({
-      key,
-      pushTime: Math.max(...list.map((g) => g.pushTime)),
-      failureTime: Math.max(...list.map((g) => g.failureTime)),
-      families,
-    });
-  }
-  merged.sort((a, b) => (a.key < b.key ? -1 : 1));
-  const first = views[0];
+  const familyList = [...families.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const top = [...familyList].sort((a, b) => b.series - a.series || (a.name < b.name ? -1 : 1)).slice(0, 10);
   return {
-    families: familyNames.size,
-    series,
-    groups: merged,
-    remoteWrite: first?.remoteWrite ?? { lastRunMs: 0, lastRunOk: false, lastSuccessSeconds: 0, lastDurationSeconds: 0, samplesSent: 0, samplesFailed: 0, pendingStaleMarkers: 0 },
+    families: familyList,
+    groups: [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    series: familyList.reduce((n, f) => n + f.series, 0),
+    counters: sumCounters(catalogs.map((c) => c.counters)),
+    staleMarkers: catalogs.reduce((n, c) => n + c.staleMarkers, 0),
+    bytes: catalogs.reduce((n, c) => n + c.bytes, 0),
+    shards,
+    top,
   };
 }
 
-/** Families of several shards, by name. */
-function byName(families: readonly ShardFamily[]): Map<string, ShardFamily[]> {
-  const out = new Map<string, ShardFamily[]>();
-  for (const family of families) pushTo(out, family.name, family);
+/**
+ * The groups every shard knows, in key order, with the ungrouped writes first when there are any:
+ * what `/api/v1/metrics` lists (series counts are left at 0: that view counts nothing).
+ */
+export async function groupsOf(env: Env, shards: number): Promise<GroupStatus[]> {
+  const catalogs = (await allShards(shards, "api", (i) => shardStub(env, i).catalog())) as Catalog[];
+  const groups = new Map<string, GroupStatus>();
+  await Promise.all(
+    Array.from({ length: shards }, async (_, i) => {
+      for (let after: string | null = null; ; ) {
+        const page = (await withDeadline(shardStub(env, i).groups(after), `api: shard ${i}`)) as { groups: GroupSummary[]; next: string | null };
+        for (const [key, pushTime, failureTime, ttlMs] of page.groups) {
+          const known = groups.get(key);
+          groups.set(key, {
+            key,
+            pushTime: Math.max(pushTime, known?.pushTime ?? 0),
+            failureTime: Math.max(failureTime, known?.failureTime ?? 0),
+            ttlMs: Math.max(ttlMs, known?.ttlMs ?? 0),
+            families: 0,
+            series: 0,
+          });
+        }
+        if (page.next === null) break;
+        after = page.next;
+      }
+    }),
+  );
+  const out = [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  if (catalogs.some((c) => c.ungrouped > 0)) out.unshift({ key: "", pushTime: 0, failureTime: 0, ttlMs: 0, families: 0, series: 0 });
   return out;
-}
-
-function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
 }

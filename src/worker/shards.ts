@@ -41,24 +41,28 @@ export const SHARD_DEADLINE_MS = 10_000;
  * call with Unavailable naming the shard (a partial scrape would look like counter resets).
  */
 export async function allShards<T>(count: number, what: string, call: (index: number) => Promise<T>): Promise<T[]> {
-  return Promise.all(
-    Array.from({ length: count }, async (_, index) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new GatewayError("Unavailable", `${what}: shard ${index} did not answer within ${SHARD_DEADLINE_MS / 1000} s; nothing partial is returned, retry`)),
-          SHARD_DEADLINE_MS,
-        );
-      });
-      try {
-        return await Promise.race([call(index), deadline]);
-      } catch (error) {
-        if (error instanceof GatewayError && error.name === "Unavailable") throw error;
-        if (error instanceof Error && error.name !== "Error" && error.name !== "TypeError") throw error;
-        throw new GatewayError("Unavailable", `${what}: shard ${index} failed (${error instanceof Error ? error.message : String(error)}); nothing partial is returned, retry`);
-      } finally {
-        if (timer !== undefined) clearTimeout(timer);
-      }
-    }),
-  );
+  return Promise.all(Array.from({ length: count }, (_, index) => withDeadline(call(index), `${what}: shard ${index}`)));
+}
+
+/**
+ * A shard's answer within {@link SHARD_DEADLINE_MS}. A failure that is not one of the gateway's
+ * own errors (the shard is down, reset, overloaded) becomes Unavailable, naming `what`.
+ */
+export async function withDeadline<T>(call: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new GatewayError("Unavailable", `${what} did not answer within ${SHARD_DEADLINE_MS / 1000} s; nothing partial is returned, retry`)),
+      SHARD_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([call, deadline]);
+  } catch (error) {
+    if (error instanceof GatewayError && error.name === "Unavailable") throw error;
+    if (error instanceof Error && error.name !== "Error" && error.name !== "TypeError") throw error;
+    throw new GatewayError("Unavailable", `${what} failed (${error instanceof Error ? error.message : String(error)}); nothing partial is returned, retry`);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }

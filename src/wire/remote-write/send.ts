@@ -62,33 +62,59 @@ export function remoteWriteHeaders(config: Pick<SendConfig, "user" | "token">): 
  * logged verbatim. Never throws.
  */
 export async function sendBatches(batches: readonly EncodedBatch[], config: SendConfig, deps: SendDeps): Promise<SendResult> {
-  const result: SendResult = {
+  const sender = new BatchSender(config, deps);
+  for (const batch of batches) await sender.submit(batch);
+  return sender.finish();
+}
+
+/**
+ * Sends batches as they are encoded, at most `concurrency` in flight: {@link submit} resolves once
+ * the batch is under way and there is room for the next, so the caller encodes no further ahead
+ * than that (memory stays bounded however much is exported). Same retries and budget as
+ * {@link sendBatches}; never throws.
+ */
+export class BatchSender {
+  readonly #config: SendConfig;
+  readonly #deps: SendDeps;
+  readonly #deadline: number;
+  readonly #headers: Headers;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly result: SendResult = {
     ok: true,
     samplesSent: 0,
     samplesFailed: 0,
     attempts: { success: 0, client_error: 0, server_error: 0, rate_limited: 0, network_error: 0 },
     retries: 0,
   };
-  const deadline = deps.now() + config.budgetMs;
-  const headers = remoteWriteHeaders(config);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < batches.length) {
-      const batch = batches[next++];
-      if (batch === undefined) return;
-      // A batch not started before the deadline is not started at all: the run must end in time.
-      const sent = deps.now() < deadline && (await sendOne(compress(batch.body), config.endpoint, headers, deadline, deps, result));
-      if (sent) result.samplesSent += batch.samples;
-      else {
-        result.ok = false;
-        result.samplesFailed += batch.samples;
-      }
+
+  constructor(config: SendConfig, deps: SendDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#deadline = deps.now() + config.budgetMs;
+    this.#headers = remoteWriteHeaders(config);
+  }
+
+  async submit(batch: EncodedBatch): Promise<void> {
+    while (this.#inFlight.size >= Math.max(1, this.#config.concurrency)) await Promise.race(this.#inFlight);
+    const sending = this.#send(batch).finally(() => this.#inFlight.delete(sending));
+    this.#inFlight.add(sending);
+  }
+
+  async finish(): Promise<SendResult> {
+    await Promise.all(this.#inFlight);
+    return this.result;
+  }
+
+  async #send(batch: EncodedBatch): Promise<void> {
+    const result = this.result;
+    // A batch not started before the deadline is not started at all: the run must end in time.
+    const sent = this.#deps.now() < this.#deadline && (await sendOne(compress(batch.body), this.#config.endpoint, this.#headers, this.#deadline, this.#deps, result));
+    if (sent) result.samplesSent += batch.samples;
+    else {
+      result.ok = false;
+      result.samplesFailed += batch.samples;
     }
-  };
-  const workers: Promise<void>[] = [];
-  for (let i = 0; i < Math.max(1, Math.min(config.concurrency, batches.length)); i++) workers.push(worker());
-  await Promise.all(workers);
-  return result;
+  }
 }
 
 async function sendOne(body: Uint8Array, endpoint: string, headers: Headers, deadline: number, deps: SendDeps, result: SendResult): Promise<boolean> {
@@ -105,19 +131,20 @@ async function sendOne(body: Uint8Array, endpoint: string, headers: Headers, dea
         result.attempts.success++;
         return true;
       }
-      const text = await response.text().catch(() => "");
+      const text = redactText(await response.text().catch(() => ""), endpoint);
       detail = `HTTP ${response.status}: ${text}`;
       if (response.status === 429 || response.status >= 500) {
         outcome = response.status === 429 ? "rate_limited" : "server_error";
         retryAfter = parseRetryAfter(response.headers.get("retry-after"), deps.now());
       } else {
         result.attempts.client_error++;
-        console.error(`remote write: ${endpoint} rejected a request with HTTP ${response.status}, not retrying: ${text}`);
+        console.error(`remote write: ${redactEndpoint(endpoint)} rejected a request with HTTP ${response.status}, not retrying: ${text}`);
         return false;
       }
     } catch (error) {
       outcome = "network_error";
-      detail = `network error: ${error instanceof Error ? error.message : String(error)}`;
+      // A fetch error's message may quote the URL, and endpoints often carry credentials.
+      detail = `network error: ${redactText(error instanceof Error ? error.message : String(error), endpoint)}`;
     }
     result.attempts[outcome]++;
     const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt);
@@ -140,4 +167,33 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * An endpoint as logs, errors and status pages may show it: scheme and host only. Endpoints often
+ * carry credentials in their path, query or user info (Grafana Cloud's do not, others' do).
+ *
+ * @example redactEndpoint("https://user:pw@prom.example.com/api/v1/push?token=x") // "https://prom.example.com"
+ */
+export function redactEndpoint(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    return `${url.protocol}//${url.host}`;
+  } catch {
+    return "(an endpoint that is not a URL)";
+  }
+}
+
+/** `text` with every occurrence of the endpoint (and its path and query) replaced by its redacted form. */
+export function redactText(text: string, endpoint: string): string {
+  let out = text.split(endpoint).join(redactEndpoint(endpoint));
+  try {
+    const url = new URL(endpoint);
+    for (const secret of [url.pathname + url.search, url.search, url.username, url.password]) {
+      if (secret.length > 1) out = out.split(secret).join("…");
+    }
+  } catch {
+    // Not a URL: nothing more to find.
+  }
+  return out;
 }

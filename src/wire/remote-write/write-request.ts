@@ -1,6 +1,8 @@
 /** Encodes stored families as remote-write 1.0 `WriteRequest` bodies: labels, stale markers, metadata, batches. */
 import type { SeriesValue } from "../exposition/format";
+import { parseLabelKey } from "../../common/labels";
 import type { MetricType } from "../../common/model";
+import { escapeKey, escapeMetricName } from "../exposition/escaping";
 import { ProtoWriter, encodeVarint, putVarint, varintSize } from "./protobuf";
 
 /** The stale-marker NaN Prometheus recognises (`value.StaleNaN`); only exact bits count. */
@@ -29,11 +31,22 @@ export interface StaleSeries {
   readonly value: SeriesValue;
 }
 
+/**
+ * What to do with metric and label names outside `[a-zA-Z_:][a-zA-Z0-9_:]*` (remote write 1.0
+ * receivers reject them, and with them the whole request): `underscores` escapes them as a scrape
+ * for Prometheus 2 does (`a.b` -> `a_b`; the registry keeps escaped names from colliding),
+ * `allow-utf-8` sends them as they are (for receivers that accept UTF-8 names), `drop` leaves such
+ * series out (counted as `invalid_name`).
+ */
+export type NameEscaping = "underscores" | "allow-utf-8" | "drop";
+
 export interface EncodeOptions {
   /** The sample time of every sample, ms since the epoch, from the gateway's own clock. */
   timestampMs: number;
   /** At most this many TimeSeries per request; default {@link DEFAULT_MAX_SERIES_PER_REQUEST}. */
   maxSeriesPerRequest?: number;
+  /** Default `drop`. */
+  nameEscaping?: NameEscaping;
 }
 
 /**
@@ -83,7 +96,7 @@ export interface EncodeResult {
  * for (const batch of batches) await send(snappy.compress(batch.body));
  */
 export function encodeWriteRequests(families: Iterable<ExportFamily>, stale: readonly StaleSeries[], options: EncodeOptions): EncodeResult {
-  const encoder = new Encoder(options);
+  const encoder = new WriteRequestEncoder(options);
   for (const family of families) encoder.family(family);
   encoder.stale(stale);
   return encoder.finish();
@@ -171,7 +184,13 @@ const NAME_BYTES = new TextEncoder().encode("__name__");
 const LE_BYTES = new TextEncoder().encode("le");
 const QUANTILE_BYTES = new TextEncoder().encode("quantile");
 
-class Encoder {
+/**
+ * The encoder behind {@link encodeWriteRequests}, for callers that encode as data arrives: feed it
+ * families (a family may come in several parts of its series), take the requests completed so far
+ * with {@link take} and send them, and {@link finish} at the end. Memory then holds one request
+ * being built plus what the caller has not sent yet.
+ */
+export class WriteRequestEncoder {
   readonly #out = new ProtoWriter(256 * 1024);
   readonly #utf8 = new TextEncoder();
   /** The current stored series' label key as UTF-8. */
@@ -189,6 +208,9 @@ class Encoder {
   readonly #sampleTail: Uint8Array;
   readonly #sampleSize: number;
   readonly #max: number;
+  readonly #escaping: NameEscaping;
+  /** The family whose metadata was announced last, so a family fed in parts is announced once. */
+  #announced: string | null = null;
 
   /** Encoded `le` / `quantile` label fields by value: bucket layouts repeat across series. */
   readonly #leFields = new Map<number, Uint8Array>();
@@ -209,6 +231,7 @@ class Encoder {
       throw new RangeError(`maxSeriesPerRequest must be a positive integer, got ${maxSeriesPerRequest}`);
     }
     this.#max = maxSeriesPerRequest;
+    this.#escaping = options.nameEscaping ?? "drop";
     // Every sample has the same timestamp, so a Sample is a fixed head, 8 value bytes and a fixed tail.
     const ts = encodeVarint(timestampMs);
     const sampleLen = 1 + 8 + 1 + ts.length;
@@ -219,14 +242,20 @@ class Encoder {
     this.#sampleSize = 2 + sampleLen;
   }
 
+  /** Encodes a family's series (or the next part of them: metadata goes with the first part only). */
   family(family: ExportFamily): void {
     const kind = kindOf(family.type);
-    if (!isMetricName(family.name)) {
-      for (const _ of family.series) this.#dropped.invalid_name++;
-      return;
+    let name = family.name;
+    if (!isMetricName(name)) {
+      if (this.#escaping === "drop") {
+        for (const _ of family.series) this.#dropped.invalid_name++;
+        return;
+      }
+      if (this.#escaping === "underscores") name = escapeMetricName(name, "underscores");
     }
-    const names = nameLabels(family.name, kind);
-    let announce: ExportFamily | null = family;
+    const names = nameLabels(name, kind);
+    let announce: ExportFamily | null = this.#announced === family.name ? null : { ...family, name };
+    this.#announced = family.name;
     for (const [key, value] of family.series) {
       if (this.#storedSeries(names, kind, key, value, false, announce)) announce = null;
     }
@@ -238,17 +267,26 @@ class Encoder {
     let names: NameLabels | null = null;
     for (const s of list) {
       const kind = kindOf(s.type);
-      if (!isMetricName(s.family)) {
-        this.#dropped.invalid_name++;
-        continue;
+      let name = s.family;
+      if (!isMetricName(name)) {
+        if (this.#escaping === "drop") {
+          this.#dropped.invalid_name++;
+          continue;
+        }
+        if (this.#escaping === "underscores") name = escapeMetricName(name, "underscores");
       }
       if (names === null || s.family !== lastName || kind !== lastKind) {
-        names = nameLabels(s.family, kind);
+        names = nameLabels(name, kind);
         lastName = s.family;
         lastKind = kind;
       }
       this.#storedSeries(names, kind, s.key, s.value, true, null);
     }
+  }
+
+  /** The requests completed so far (each handed out once). */
+  take(): EncodedBatch[] {
+    return this.#batches.splice(0, this.#batches.length);
   }
 
   finish(): EncodeResult {
@@ -265,7 +303,14 @@ class Encoder {
       if (typeof value === "number" || value.length < 2 || (value.length & 1) === 1) return this.#drop("invalid_value");
       n = (value.length - 2) >> 1;
     }
-    const status = this.#readKey(key, kind === Kind.Histogram ? LE_BYTES : kind === Kind.Summary ? QUANTILE_BYTES : null);
+    const extraBytes = kind === Kind.Histogram ? LE_BYTES : kind === Kind.Summary ? QUANTILE_BYTES : null;
+    let status: Status;
+    if (key.charCodeAt(0) === QUOTE || key.includes(',"')) {
+      // A quoted (UTF-8) label name, or a value that only looks like one.
+      if (this.#escaping === "underscores") status = this.#readKey(escapeKey(key, "underscores"), extraBytes);
+      else if (this.#escaping === "allow-utf-8") status = this.#readPairs(parseLabelKey(key), extraBytes);
+      else status = this.#readKey(key, extraBytes);
+    } else status = this.#readKey(key, extraBytes);
     if (status !== Status.Ok) {
       return this.#drop(status === Status.InvalidName ? "invalid_name" : status === Status.Duplicate ? "duplicate_label" : "malformed_key");
     }
@@ -437,6 +482,67 @@ class Encoder {
     this.#labelsSize = size;
     this.#beforeName = beforeName;
     // `__name__` sorts before `le` and `quantile`, so this never puts the extra label before the name.
+    this.#beforeExtra = extraName === null ? beforeName : beforeExtra;
+    return Status.Ok;
+  }
+
+  /**
+   * Like {@link #readKey} for label pairs whose names need not be legacy (`allow-utf-8`): the names
+   * and unescaped values are laid out in the key buffer and the ranges point at them.
+   */
+  #readPairs(pairs: string[], extraName: Uint8Array | null): Status {
+    const order: number[] = [];
+    for (let i = 0; i < pairs.length; i += 2) if ((pairs[i + 1] ?? "") !== "") order.push(i);
+    const bytes = pairs.map((p) => this.#utf8.encode(p));
+    order.sort((a, b) => {
+      const x = bytes[a] ?? EMPTY;
+      const y = bytes[b] ?? EMPTY;
+      return compareBytes(x, 0, x.length, y, 0, y.length);
+    });
+    let total = 0;
+    for (const i of order) total += (bytes[i]?.length ?? 0) + (bytes[i + 1]?.length ?? 0);
+    if (this.#key.length < total) this.#key = new Uint8Array(total + 64);
+    if (this.#ranges.length < order.length * RANGE_STRIDE) this.#ranges = new Int32Array(order.length * RANGE_STRIDE + RANGE_STRIDE);
+    const kb = this.#key;
+    const ranges = this.#ranges;
+    let p = 0;
+    let size = 0;
+    let count = 0;
+    let beforeName = 0;
+    let beforeExtra = 0;
+    let prev: Uint8Array | null = null;
+    for (const i of order) {
+      const name = bytes[i] ?? EMPTY;
+      const value = bytes[i + 1] ?? EMPTY;
+      if (name.length === 0) return Status.Malformed;
+      if (prev !== null && compareBytes(prev, 0, prev.length, name, 0, name.length) === 0) return Status.Duplicate;
+      prev = name;
+      const vsName = compareBytes(name, 0, name.length, NAME_BYTES, 0, NAME_BYTES.length);
+      if (vsName === 0) return Status.Duplicate;
+      if (vsName < 0) beforeName = count + 1;
+      if (extraName !== null) {
+        const vsExtra = compareBytes(name, 0, name.length, extraName, 0, extraName.length);
+        if (vsExtra === 0) return Status.Duplicate;
+        if (vsExtra < 0) beforeExtra = count + 1;
+      }
+      const r = count * RANGE_STRIDE;
+      kb.set(name, p);
+      ranges[r + RANGE_NAME_START] = p;
+      ranges[r + RANGE_NAME_END] = p + name.length;
+      p += name.length;
+      kb.set(value, p);
+      ranges[r + RANGE_VALUE_START] = p;
+      ranges[r + RANGE_VALUE_END] = p + value.length;
+      ranges[r + RANGE_VALUE_LEN] = value.length;
+      p += value.length;
+      const labelLen = 2 + varintSize(name.length) + name.length + varintSize(value.length) + value.length;
+      ranges[r + RANGE_LABEL_LEN] = labelLen;
+      size += 1 + varintSize(labelLen) + labelLen;
+      count++;
+    }
+    this.#labelCount = count;
+    this.#labelsSize = size;
+    this.#beforeName = beforeName;
     this.#beforeExtra = extraName === null ? beforeName : beforeExtra;
     return Status.Ok;
   }

@@ -1,0 +1,446 @@
+/**
+ * Planning writes: each write of a batch is checked and merged onto what memory holds plus what the
+ * batch's earlier writes staged, into a {@link Stage}. A write that fails is rolled back out of the
+ * stage and changes nothing; memory is only changed once storage has taken the whole stage
+ * (src/aggregator/commit.ts).
+ */
+import { GatewayError } from "../common/errors";
+import type { MetricType } from "../common/model";
+import type { SeriesValue } from "../wire/exposition/format";
+import type { FamilyState } from "./family";
+import { increase, merge, type MergeNotes } from "./rules";
+import { heapBytes, type ShardState } from "./state";
+
+/** One family of a write, ready to apply: label keys checked, values packed. */
+export interface PreparedFamily {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+  /** Canonical label keys (see `labelKey`), parallel to `values`. */
+  keys: string[];
+  values: SeriesValue[];
+  /** Per series, its own TTL in ms (-1: the write's); ungrouped writes only. */
+  ttls?: number[];
+}
+
+/** How a write meets what its group already has. */
+export interface ApplyOptions {
+  /** The grouping key (grouping labels as a canonical label key); "" for ungrouped writes. */
+  group: string;
+  /** `aggregate` merges with the aggregation rules; `replace` makes the group hold exactly this write. */
+  mode: "aggregate" | "replace";
+  /** Expiry: ungrouped series this long after their last write, a group this long after its last push; 0 never. */
+  ttlMs?: number;
+  /** The values are totals kept by this source: only their increase since its previous push is added. */
+  source?: string;
+}
+
+/** One write of a batch. */
+export interface WriteItem {
+  push: PreparedFamily[];
+  options: ApplyOptions;
+}
+
+/** A series as a write leaves it. */
+export interface StagedSeries {
+  value: SeriesValue;
+  updated: number;
+  expires: number;
+  group: string;
+}
+
+/** What a batch does to one family. */
+export interface StageFamily {
+  name: string;
+  /** The family in memory when the batch began (of whatever type). */
+  existing: FamilyState | undefined;
+  /** Its series are all deleted and the family comes back with {@link type}. */
+  retyped: boolean;
+  type: MetricType | undefined;
+  help: string;
+  unit: string;
+  metaChanged: boolean;
+  upserts: Map<string, StagedSeries>;
+  /** Keys of `existing` deleted. */
+  deletes: Set<string>;
+}
+
+/** What a batch does to a group. */
+export interface StageGroup {
+  pushTime?: number;
+  ttlMs?: number;
+}
+
+/** Limits a shard enforces on what it holds. */
+export interface ShardLimits {
+  maxSeries: number;
+  maxBytes: number;
+}
+
+type Undo = () => void;
+
+/** Everything a batch changes, not yet stored nor in memory. */
+export class Stage {
+  readonly families = new Map<string, StageFamily>();
+  readonly groups = new Map<string, StageGroup>();
+  /** Per source and group, the last values it pushed: family -> key -> value (undefined: forgotten). */
+  readonly sources = new Map<string, Map<string, Map<string, SeriesValue>>>();
+  readonly notes: MergeNotes = { narrowed: 0 };
+  /** Families whose histogram layouts narrowed, with counts. */
+  readonly narrowed = new Map<string, number>();
+  accepted = 0;
+  addedSeries = 0;
+  removedSeries = 0;
+  addedBytes = 0;
+  readonly #undo: Undo[] = [];
+  readonly #state: ShardState;
+
+  constructor(state: ShardState) {
+    this.#state = state;
+  }
+
+  get empty(): boolean {
+    return this.families.size === 0 && this.groups.size === 0 && this.sources.size === 0;
+  }
+
+  mark(): number {
+    return this.#undo.length;
+  }
+
+  rollback(mark: number): void {
+    while (this.#undo.length > mark) this.#undo.pop()?.();
+  }
+
+  family(name: string): StageFamily {
+    let f = this.families.get(name);
+    if (f === undefined) {
+      const existing = this.#state.families.get(name);
+      f = {
+        name,
+        existing,
+        retyped: false,
+        type: existing?.type,
+        help: existing?.help ?? "",
+        unit: existing?.unit ?? "",
+        metaChanged: false,
+        upserts: new Map(),
+        deletes: new Set(),
+      };
+      this.families.set(name, f);
+      this.#undo.push(() => this.families.delete(name));
+    }
+    return f;
+  }
+
+  /** A series as the batch so far leaves it, or undefined when absent. */
+  get(name: string, key: string): StagedSeries | undefined {
+    const f = this.families.get(name);
+    if (f !== undefined) {
+      const staged = f.upserts.get(key);
+      if (staged !== undefined) return staged;
+      if (f.retyped || f.deletes.has(key)) return undefined;
+    }
+    const family = f?.existing ?? this.#state.families.get(name);
+    if (family === undefined) return undefined;
+    const slot = family.slot(key);
+    if (slot < 0) return undefined;
+    return { value: family.value(slot), updated: family.updated(slot), expires: family.expires(slot), group: this.#state.groupOf(family, slot).key };
+  }
+
+  set(f: StageFamily, key: string, series: StagedSeries): void {
+    const before = f.upserts.get(key);
+    const existed = before !== undefined || this.#inMemory(f, key);
+    f.upserts.set(key, series);
+    const bytes = heapBytes(key, series.value) - (before !== undefined ? heapBytes(key, before.value) : 0);
+    this.addedBytes += bytes;
+    if (!existed) this.addedSeries++;
+    this.#undo.push(() => {
+      if (before === undefined) f.upserts.delete(key);
+      else f.upserts.set(key, before);
+      this.addedBytes -= bytes;
+      if (!existed) this.addedSeries--;
+    });
+  }
+
+  delete(f: StageFamily, key: string): void {
+    const before = f.upserts.get(key);
+    const inMemory = this.#inMemory(f, key);
+    if (before === undefined && !inMemory) return;
+    f.upserts.delete(key);
+    const wasDeleted = f.deletes.has(key);
+    if (inMemory) f.deletes.add(key);
+    this.removedSeries++;
+    this.#undo.push(() => {
+      if (before !== undefined) f.upserts.set(key, before);
+      if (inMemory && !wasDeleted) f.deletes.delete(key);
+      this.removedSeries--;
+    });
+  }
+
+  /** Whether the key is live in memory and neither deleted nor retyped away by the batch. */
+  #inMemory(f: StageFamily, key: string): boolean {
+    return !f.retyped && !f.deletes.has(key) && f.existing !== undefined && f.existing.slot(key) >= 0;
+  }
+
+  retype(f: StageFamily, type: MetricType): void {
+    const before = { retyped: f.retyped, type: f.type, upserts: new Map(f.upserts), deletes: new Set(f.deletes), removed: this.removedSeries, added: this.addedSeries };
+    // Every series of the old type goes; the staged ones were already counted as added.
+    let gone = f.upserts.size;
+    if (f.existing !== undefined && !f.retyped) for (const key of f.existing.slots.keys()) if (!f.deletes.has(key) && !f.upserts.has(key)) gone++;
+    f.retyped = true;
+    f.type = type;
+    f.upserts.clear();
+    this.removedSeries += gone;
+    this.#undo.push(() => {
+      f.retyped = before.retyped;
+      f.type = before.type;
+      f.upserts.clear();
+      for (const [k, v] of before.upserts) f.upserts.set(k, v);
+      f.deletes.clear();
+      for (const k of before.deletes) f.deletes.add(k);
+      this.removedSeries = before.removed;
+      this.addedSeries = before.added;
+    });
+  }
+
+  setMeta(f: StageFamily, type: MetricType, help: string, unit: string): void {
+    const before = { type: f.type, help: f.help, unit: f.unit, metaChanged: f.metaChanged };
+    f.type = type;
+    if (help !== "") f.help = help;
+    if (unit !== "") f.unit = unit;
+    f.metaChanged = before.metaChanged || f.existing === undefined || f.help !== before.help || f.unit !== before.unit || f.type !== before.type;
+    this.#undo.push(() => Object.assign(f, before));
+  }
+
+  setGroup(key: string, change: StageGroup): void {
+    const before = this.groups.get(key);
+    this.groups.set(key, { ...before, ...change });
+    this.#undo.push(() => {
+      if (before === undefined) this.groups.delete(key);
+      else this.groups.set(key, before);
+    });
+  }
+
+  /** The last value a source pushed for a series, as the batch so far leaves it. */
+  sourceValue(source: string, group: string, name: string, key: string, stored: (name: string, key: string) => SeriesValue | undefined): SeriesValue | undefined {
+    const staged = this.sources.get(sourceId(source, group))?.get(name);
+    if (staged?.has(key) === true) return staged.get(key);
+    return stored(name, key);
+  }
+
+  setSourceValue(source: string, group: string, name: string, key: string, value: SeriesValue): void {
+    const id = sourceId(source, group);
+    let bySource = this.sources.get(id);
+    if (bySource === undefined) {
+      bySource = new Map();
+      this.sources.set(id, bySource);
+      this.#undo.push(() => this.sources.delete(id));
+    }
+    let byFamily = bySource.get(name);
+    if (byFamily === undefined) {
+      byFamily = new Map();
+      bySource.set(name, byFamily);
+      const map = bySource;
+      this.#undo.push(() => map.delete(name));
+    }
+    const had = byFamily.has(key);
+    const before = byFamily.get(key);
+    byFamily.set(key, value);
+    const map = byFamily;
+    this.#undo.push(() => {
+      if (had && before !== undefined) map.set(key, before);
+      else map.delete(key);
+    });
+  }
+
+  narrow(name: string, n: number): void {
+    if (n === 0) return;
+    this.narrowed.set(name, (this.narrowed.get(name) ?? 0) + n);
+    this.notes.narrowed += n;
+    this.#undo.push(() => {
+      const left = (this.narrowed.get(name) ?? n) - n;
+      if (left === 0) this.narrowed.delete(name);
+      else this.narrowed.set(name, left);
+      this.notes.narrowed -= n;
+    });
+  }
+
+  countAccepted(): void {
+    this.accepted++;
+    this.#undo.push(() => this.accepted--);
+  }
+}
+
+/** The key of a source's state: source id and grouping key. */
+export function sourceId(source: string, group: string): string {
+  return `${source}\u0000${group}`;
+}
+
+/** What planning a write needs besides memory and the stage. */
+export interface PlanContext {
+  now: number;
+  limits: ShardLimits;
+  /** Families whose type this write may change (the registry's word for a replacing push). */
+  retypable: ReadonlySet<string>;
+  /** A source's stored last value of a series. */
+  sourceValue: (source: string, group: string, name: string, key: string) => SeriesValue | undefined;
+  /** Every live series of a group in memory, by family name (for replacing pushes). */
+  groupSeries: (group: string) => Map<string, string[]>;
+}
+
+/** What a write reports back. */
+export interface PlanResult {
+  families: number;
+  series: number;
+}
+
+/**
+ * Checks one write against memory plus the stage and stages its changes; throws a GatewayError
+ * (leaving the stage as it was) when it cannot be applied whole.
+ */
+export function planWrite(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext): PlanResult {
+  const mark = stage.mark();
+  try {
+    return plan(state, stage, item, ctx);
+  } catch (error) {
+    stage.rollback(mark);
+    throw error;
+  }
+}
+
+function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext): PlanResult {
+  const { push, options } = item;
+  const group = options.group;
+  const replace = options.mode === "replace";
+  const source = options.source;
+  const ttlMs = options.ttlMs ?? 0;
+  const now = ctx.now;
+
+  // Types first: a family pushed with another type than it has is a conflict, unless a replacing
+  // push holds all of it and the registry agreed (then its old series go).
+  for (const family of push) {
+    const f = stage.family(family.name);
+    if (f.type !== undefined && f.type !== family.type && hasLive(f)) {
+      if (!replace || !ctx.retypable.has(family.name) || !onlyGroup(state, f, group)) {
+        throw new GatewayError(
+          "TypeConflict",
+          `metric "${family.name}": pushed as ${family.type} but stored as ${f.type}; push it as ${f.type}, or delete it first (DELETE /metrics/${encodeURIComponent(family.name)})`,
+        );
+      }
+      stage.retype(f, family.type);
+    }
+    stage.setMeta(f, family.type, family.help, family.unit);
+  }
+
+  // A replacing push removes what its group holds and the push does not carry again.
+  if (replace) {
+    const carried = new Map(push.map((f) => [f.name, new Set(f.keys)]));
+    for (const [name, keys] of liveGroupSeries(stage, group, ctx)) {
+      const f = stage.family(name);
+      const keep = carried.get(name);
+      for (const key of keys) if (keep?.has(key) !== true) stage.delete(f, key);
+    }
+  }
+
+  let series = 0;
+  for (const family of push) {
+    const f = stage.family(family.name);
+    const type = family.type;
+    let narrowed = 0;
+    for (let i = 0; i < family.keys.length; i++) {
+      const key = family.keys[i] ?? "";
+      const pushed = family.values[i] ?? NaN;
+      const current = stage.get(family.name, key);
+      if (current !== undefined && current.group !== group) {
+        throw new GatewayError("Conflict", `series ${seriesName(family.name, key)} is held by ${groupName(current.group)}; ${groupName(group)} cannot write it: a series belongs to one group (delete it there first)`);
+      }
+      let value = pushed;
+      if (source !== undefined) {
+        const previous = stage.sourceValue(source, group, family.name, key, (n, k) => ctx.sourceValue(source, group, n, k));
+        stage.setSourceValue(source, group, family.name, key, pushed);
+        value = increase(type, previous, pushed);
+        if (current !== undefined) value = mergeCounting(type, current.value, value, (n) => (narrowed += n));
+      } else if (!replace && current !== undefined) {
+        value = mergeCounting(type, current.value, value, (n) => (narrowed += n));
+      }
+      const ttl = family.ttls?.[i] ?? -1;
+      const seriesTtl = ttl >= 0 ? ttl : ttlMs;
+      stage.set(f, key, { value, updated: now, expires: group === "" && seriesTtl > 0 ? now + seriesTtl : 0, group });
+    }
+    stage.narrow(family.name, narrowed);
+    series += family.keys.length;
+  }
+
+  if (group !== "" || ttlMs > 0) stage.setGroup(group, group === "" ? {} : { pushTime: now, ttlMs });
+
+  const { maxSeries, maxBytes } = ctx.limits;
+  const total = state.series + stage.addedSeries - stage.removedSeries;
+  if (stage.addedSeries > stage.removedSeries && total > maxSeries) {
+    throw new GatewayError(
+      "LimitExceeded",
+      `the push would make this shard hold ${total} series, over the limit of ${maxSeries} (MAX_SERIES, per shard); delete unused series, give series a TTL, or raise SHARDS`,
+    );
+  }
+  if (stage.addedBytes > 0 && state.bytes + stage.addedBytes > maxBytes) {
+    throw new GatewayError(
+      "LimitExceeded",
+      `the push would make this shard hold about ${mb(state.bytes + stage.addedBytes)} MB of series, over its budget of ${mb(maxBytes)} MB (MAX_SHARD_BYTES); delete unused series, give series a TTL, or raise SHARDS`,
+    );
+  }
+  stage.countAccepted();
+  return { families: push.length, series };
+}
+
+function mergeCounting(type: MetricType, stored: SeriesValue, pushed: SeriesValue, narrowed: (n: number) => void): SeriesValue {
+  const notes: MergeNotes = { narrowed: 0 };
+  const out = merge(type, stored, pushed, notes);
+  narrowed(notes.narrowed);
+  return out;
+}
+
+/** Whether a staged family has any live series. */
+function hasLive(f: StageFamily): boolean {
+  if (f.upserts.size > 0) return true;
+  if (f.retyped || f.existing === undefined) return false;
+  return f.existing.size > f.deletes.size;
+}
+
+/** Whether every live series of the family belongs to `group`. */
+function onlyGroup(state: ShardState, f: StageFamily, group: string): boolean {
+  for (const s of f.upserts.values()) if (s.group !== group) return false;
+  if (f.retyped || f.existing === undefined) return true;
+  for (const [key, slot] of f.existing.slots) {
+    if (f.deletes.has(key) || f.upserts.has(key)) continue;
+    if (state.groupOf(f.existing, slot).key !== group) return false;
+  }
+  return true;
+}
+
+/** The live series of a group as memory plus the stage leave them, by family name. */
+function liveGroupSeries(stage: Stage, group: string, ctx: PlanContext): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (name: string, key: string) => {
+    const set = out.get(name);
+    if (set === undefined) out.set(name, new Set([key]));
+    else set.add(key);
+  };
+  for (const [name, keys] of ctx.groupSeries(group)) for (const k of keys) if (stage.get(name, k)?.group === group) add(name, k);
+  for (const f of stage.families.values()) for (const [key, s] of f.upserts) if (s.group === group) add(f.name, key);
+  return out;
+}
+
+/** `name{labels}` for messages. */
+export function seriesName(name: string, key: string): string {
+  return `${name}{${key}}`;
+}
+
+/** How a grouping key reads in messages. */
+export function groupName(group: string): string {
+  return group === "" ? "the ungrouped writes (POST /metrics, PATCH, RPC)" : `the group {${group}}`;
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
+

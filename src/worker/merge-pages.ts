@@ -1,0 +1,168 @@
+/**
+ * Reads every shard a page at a time and merges them into one stream of families in name order,
+ * each series once, its shards' parts combined with the aggregation rules. Memory stays bounded
+ * whatever is stored: at most two pages per shard (the one being merged and the next, fetched ahead)
+ * and one run of output series.
+ */
+import { shardStub } from "../aggregator/objects";
+import type { Cursor, Page, PageFamily, PageRequest } from "../aggregator/pages";
+import { combine, type MergeNotes } from "../aggregator/rules";
+import type { MetricType } from "../common/model";
+import type { SeriesValue } from "../wire/exposition/format";
+import { withDeadline } from "./shards";
+
+/** A family's metadata in a merged read. */
+export interface FamilyMeta {
+  name: string;
+  type: MetricType;
+  help: string;
+  unit: string;
+}
+
+/** A run of one family's merged series, in key order; `first` when the family starts with it. */
+export interface Run {
+  family: FamilyMeta;
+  first: boolean;
+  /** `[key, value, updated]` */
+  series: [string, SeriesValue, number][];
+}
+
+export interface MergeOptions {
+  /** Bytes per page asked of each shard. */
+  pageBytes?: number;
+  /** Series per run handed to the consumer. */
+  runSeries?: number;
+  /** Only this group's series. */
+  group?: string;
+  /** The read's time (expired series are left out); now when absent. */
+  now?: number;
+  notes?: MergeNotes;
+  /** What the read is, for error messages ("scrape", "export", ...). */
+  what: string;
+}
+
+/** The pages of one shard, one ahead. */
+class ShardCursor {
+  readonly #fetch: (after: Cursor | null) => Promise<Page>;
+  #page: Page | null = null;
+  #ahead: Promise<Page> | null = null;
+  #family = 0;
+  #series = 0;
+  #done = false;
+
+  constructor(fetch: (after: Cursor | null) => Promise<Page>) {
+    this.#fetch = fetch;
+    this.#ahead = fetch(null);
+  }
+
+  /** Makes the current position valid (fetching the next page when this one is used up); false at the end. */
+  async ready(): Promise<boolean> {
+    for (;;) {
+      if (this.#done) return false;
+      const page = this.#page;
+      if (page !== null) {
+        const family = page.families[this.#family];
+        if (family !== undefined && this.#series < family.series.length) return true;
+        if (family !== undefined) {
+          this.#family++;
+          this.#series = 0;
+          continue;
+        }
+        // This page is used up.
+        if (page.next === null) {
+          this.#done = true;
+          return false;
+        }
+      }
+      if (this.#ahead === null) {
+        this.#done = true;
+        return false;
+      }
+      const next = await this.#ahead;
+      this.#page = next;
+      this.#family = 0;
+      this.#series = 0;
+      this.#ahead = next.next === null ? null : this.#fetch(next.next);
+    }
+  }
+
+  /** The current family (only after `ready()` answered true). */
+  get family(): PageFamily {
+    const f = this.#page?.families[this.#family];
+    if (f === undefined) throw new Error("no current family");
+    return f;
+  }
+
+  get key(): string {
+    return this.family.series[this.#series]?.[0] ?? "";
+  }
+
+  take(): [string, SeriesValue, number] {
+    const s = this.family.series[this.#series++];
+    if (s === undefined) throw new Error("no current series");
+    return s;
+  }
+}
+
+/**
+ * Every family the shards hold (merged), as runs of series in key order. A shard that fails or is
+ * slower than the deadline fails the whole read with Unavailable: never a silently partial result.
+ */
+export async function* mergedRuns(env: Env, shards: number, options: MergeOptions): AsyncGenerator<Run> {
+  const pageBytes = options.pageBytes ?? 512 * 1024;
+  const runSeries = options.runSeries ?? 2_000;
+  const now = options.now ?? Date.now();
+  const cursors = Array.from({ length: shards }, (_, i) => {
+    const stub = shardStub(env, i);
+    return new ShardCursor((after) => {
+      const request: PageRequest = { after, maxBytes: pageBytes, now };
+      if (options.group !== undefined) request.group = options.group;
+      return withDeadline(stub.read(request) as unknown as Promise<Page>, `${options.what}: shard ${i}`);
+    });
+  });
+  const live = async (): Promise<ShardCursor[]> => {
+    const ready = await Promise.all(cursors.map((c) => c.ready()));
+    return cursors.filter((_, i) => ready[i]);
+  };
+  let active = await live();
+  while (active.length > 0) {
+    // The smallest family name among the shards' current positions.
+    let name: string | undefined;
+    for (const c of active) if (name === undefined || c.family.name < name) name = c.family.name;
+    if (name === undefined) break;
+    const holders = active.filter((c) => c.family.name === name);
+    const first = holders[0]?.family;
+    if (first === undefined) break;
+    const family: FamilyMeta = {
+      name,
+      type: first.type,
+      help: holders.find((c) => c.family.help !== "")?.family.help ?? "",
+      unit: holders.find((c) => c.family.unit !== "")?.family.unit ?? "",
+    };
+    let run: Run = { family, first: true, series: [] };
+    let inFamily = holders;
+    while (inFamily.length > 0) {
+      let key: string | undefined;
+      for (const c of inFamily) if (key === undefined || c.key < key) key = c.key;
+      if (key === undefined) break;
+      let merged: [string, SeriesValue, number] | undefined;
+      for (const c of inFamily) {
+        if (c.key !== key) continue;
+        const s = c.take();
+        // A part of another type (the registry prevents it at push time) is left out.
+        if (c.family.type !== family.type) continue;
+        merged = merged === undefined ? s : [key, combine(family.type, merged[1], merged[2], s[1], s[2], options.notes), Math.max(merged[2], s[2])];
+      }
+      if (merged !== undefined) run.series.push(merged);
+      if (run.series.length >= runSeries) {
+        yield run;
+        run = { family, first: false, series: [] };
+      }
+      // Shards whose family ended (or whose page ended) move on; those still in this family stay.
+      const ready = await Promise.all(inFamily.map((c) => c.ready()));
+      inFamily = inFamily.filter((c, i) => ready[i] && c.family.name === name);
+    }
+    if (run.series.length > 0) yield run;
+    active = await live();
+  }
+}
