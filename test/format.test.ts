@@ -12,6 +12,7 @@ import {
   OPENMETRICS_CONTENT_TYPE,
   TEXT_CONTENT_TYPE,
   claimFamilyNames,
+  clashingFamilies,
   formatFloat,
   renderFamily,
   renderHeader,
@@ -268,22 +269,24 @@ describe("series OpenMetrics cannot carry: left out of OpenMetrics, kept in text
 });
 
 describe("escaping clashes inside a family (every format with an escaping scheme)", () => {
-  it("keeps the first of series whose escaped labels are equal, in text and OpenMetrics", () => {
+  it("keeps the series that needed no escaping, else the first, and writes escaped series last", () => {
     const f = family("g", "gauge", [
       ['"a-b"="1"', 1],
       ['"a.b"="1"', 2],
       ['a_b="1"', 3],
       ['a_b="2"', 4],
       ['"a.b"="2"', 5],
+      ['"a.c"="1"', 6],
+      ['z="1"', 7],
     ]);
     for (const options of [TEXT("underscores"), OM("underscores")]) {
       const omitted: Omitted = {};
-      expect(series(f, options, omitted)).toBe('g{a_b="1"} 1\ng{a_b="2"} 4\n');
+      expect(series(f, options, omitted)).toBe('g{a_b="1"} 3\ng{a_b="2"} 4\ng{z="1"} 7\ng{a_c="1"} 6\n');
       expect(omitted).toEqual({ escaped_series_clash: 3 });
     }
-    // Other schemes keep them apart; allow-utf-8 escapes nothing.
-    expect(series(f, TEXT("dots"))).toBe('g{a__b="1"} 1\ng{a_dot_b="1"} 2\ng{a_b="1"} 3\ng{a_b="2"} 4\ng{a_dot_b="2"} 5\n');
-    expect(series(f, TEXT("allow-utf-8"))).toBe('g{"a-b"="1"} 1\ng{"a.b"="1"} 2\ng{a_b="1"} 3\ng{a_b="2"} 4\ng{"a.b"="2"} 5\n');
+    // Other schemes keep them apart; allow-utf-8 escapes nothing and keeps the order.
+    expect(series(f, TEXT("dots"))).toBe('g{a_b="1"} 3\ng{a_b="2"} 4\ng{z="1"} 7\ng{a__b="1"} 1\ng{a_dot_b="1"} 2\ng{a_dot_b="2"} 5\ng{a_dot_c="1"} 6\n');
+    expect(series(f, TEXT("allow-utf-8"))).toBe('g{"a-b"="1"} 1\ng{"a.b"="1"} 2\ng{a_b="1"} 3\ng{a_b="2"} 4\ng{"a.b"="2"} 5\ng{"a.c"="1"} 6\ng{z="1"} 7\n');
   });
 
   it("detects a clash with a plain key seen before the first escaped one", () => {
@@ -318,7 +321,7 @@ describe("escaping clashes inside a family (every format with an escaping scheme
       ['a_b="1"', h(2, 2, Infinity, 2)],
     ]);
     const omitted: Omitted = {};
-    expect(series(f, OM("underscores"), omitted)).toBe('h_bucket{a_b="1",le="+Inf"} 1\nh_sum{a_b="1"} 1\nh_count{a_b="1"} 1\n');
+    expect(series(f, OM("underscores"), omitted)).toBe('h_bucket{a_b="1",le="+Inf"} 2\nh_sum{a_b="1"} 2\nh_count{a_b="1"} 2\n');
     expect(omitted).toEqual({ escaped_series_clash: 1 });
   });
 
@@ -385,5 +388,23 @@ describe("claimFamilyNames", () => {
     const claimed = new Set<string>(["foo_sum"]);
     expect(claimFamilyNames({ name: "foo", type: "summary" }, TEXT("underscores"), claimed)).toBe(false);
     expect([...claimed]).toEqual(["foo_sum"]);
+  });
+});
+
+describe("clashingFamilies", () => {
+  it("lets families exposed under their own name claim first, then escaped ones in order", () => {
+    const families: { name: string; type: MetricType }[] = [
+      { name: "a.b", type: "gauge" },
+      { name: "a-b", type: "gauge" },
+      { name: "a_b", type: "gauge" },
+      { name: "h", type: "histogram" },
+      { name: "h.count", type: "gauge" },
+      { name: "h_sum", type: "gauge" },
+    ];
+    expect([...clashingFamilies(families, TEXT("underscores"))]).toEqual(["h_sum", "a.b", "a-b", "h.count"]);
+    expect([...clashingFamilies(families, TEXT("dots"))]).toEqual(["h_sum"]);
+    expect([...clashingFamilies(families, TEXT("allow-utf-8"))]).toEqual(["h_sum"]);
+    expect([...clashingFamilies([{ name: "c", type: "counter" }, { name: "c_total", type: "gauge" }], OM("underscores"))]).toEqual(["c_total"]);
+    expect([...clashingFamilies([{ name: "c", type: "counter" }, { name: "c_total", type: "gauge" }], TEXT("underscores"))]).toEqual([]);
   });
 });

@@ -2,7 +2,6 @@
  * Name escaping for scrapers that cannot read UTF-8 names: prometheus/common's `model.EscapeName`
  * schemes, applied to metric names and to the label names inside canonical label keys.
  */
-import { parseLabelKey, renderPair } from "../../common/labels";
 import { isLegacyLabelName, isLegacyMetricName } from "../../common/names";
 
 /**
@@ -138,32 +137,58 @@ export function escapeKey(key: string, scheme: EscapingScheme): string {
  */
 export function escapeKeyChecked(key: string, scheme: EscapingScheme): string | KeyEscapeProblem {
   if (scheme === "allow-utf-8" || !hasQuotedName(key)) return key;
-  const pairs = parseLabelKey(key);
-  const n = pairs.length >> 1;
-  const escaped: { name: string; from: string; value: string }[] = [];
+  // Values stay the slices they are in the key (`="..."`, escapes and all): only names change.
+  const pairs: { name: string; from: string; value: string }[] = [];
   let changed = false;
-  for (let i = 0; i < n; i++) {
-    const from = pairs[i << 1] ?? "";
+  for (let i = 0; i < key.length; ) {
+    let from: string;
+    if (key.charCodeAt(i) === 34) {
+      const end = closingQuote(key, i);
+      from = unescapeName(key.slice(i + 1, end));
+      i = end + 1;
+    } else {
+      const eq = key.indexOf("=", i);
+      from = key.slice(i, eq);
+      i = eq;
+    }
+    const end = closingQuote(key, i + 1);
     const name = escapeLabelName(from, scheme);
     if (name !== from) changed = true;
-    escaped.push({ name, from, value: pairs[(i << 1) + 1] ?? "" });
+    pairs.push({ name, from, value: key.slice(i, end + 1) });
+    i = end + 2;
   }
-  // hasQuotedName can be fooled by a label value holding `,"`; such a key has nothing to escape.
+  // hasQuotedName can be fooled by a label value ending in `,`; such a key has nothing to escape.
   if (!changed) return key;
-  escaped.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  pairs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let out = "";
   let problem: Omit<KeyEscapeProblem, "key"> | undefined;
-  for (let i = 0; i < escaped.length; i++) {
-    const p = escaped[i];
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i];
     if (p === undefined) continue;
     if (problem === undefined && p.name === "__name__") problem = { reason: "escaped_reserved_label", label: p.from };
-    const previous = escaped[i - 1];
+    const previous = pairs[i - 1];
     if (problem === undefined && previous !== undefined && previous.name === p.name) {
       problem = { reason: "escaped_label_clash", label: p.from === p.name ? previous.from : p.from };
     }
-    out += (out === "" ? "" : ",") + renderPair(p.name, p.value);
+    out += i === 0 ? p.name + p.value : `,${p.name}${p.value}`;
   }
   return problem === undefined ? out : { ...problem, key: out };
+}
+
+/** The index of the `"` closing the quoted string that opens at `open`. */
+function closingQuote(s: string, open: number): number {
+  for (let i = open + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
+  }
+  return s.length;
+}
+
+/** A quoted name's text without its escapes (`\\`, `\"`, `\n`, the ones `renderPair` writes). */
+function unescapeName(s: string): string {
+  if (s.indexOf("\\") === -1) return s;
+  return s.replace(/\\([\s\S])/g, (_, c: string) => (c === "n" ? "\n" : c));
 }
 
 /**

@@ -66,7 +66,7 @@ export type OmissionReason =
   | "escaped_label_clash"
   /** Escaped names: a label name escapes to `__name__` (`..name__` with `underscores`). */
   | "escaped_reserved_label"
-  /** Escaped names: the series' escaped labels equal an earlier series' in the same family (`{"a.b"="1"}` after `{a_b="1"}`); the first is kept. */
+  /** Escaped names: the series' escaped labels equal another series' in the family (`{"a.b"="1"}` and `{a_b="1"}`); the one that needed no escaping is kept, else the first. */
   | "escaped_series_clash"
   /** The family's names (escaped, with their suffixes) collide with an earlier family's: see {@link claimFamilyNames}. */
   | "name_clash";
@@ -195,24 +195,23 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
           continue;
         }
       }
-      let k = key;
-      if (keys !== undefined) {
-        const r = keys.take(key);
-        if (typeof r !== "string") {
-          omit(r.reason);
-          continue;
-        }
-        k = r;
+      const k = keys === undefined ? key : keys.take(key);
+      if (typeof k !== "string") {
+        omit(k.reason);
+        continue;
       }
       const open = k === "" ? points.open : `${points.open}${k},`;
+      let lines = "";
       for (let i = 0; i < n; i++) {
         const at = value[2 + i] ?? NaN;
         // Text keeps the form it always had (Prometheus 2 stores `le` as written, so a change would
         // split series); OpenMetrics requires the canonical form (`1.0`, `+Inf`).
-        out += `${open}${extra}${om ? formatOpenMetricsFloat(at) : formatFloat(at)}"} ${formatSampleValue(value[2 + n + i] ?? NaN, om)}\n`;
+        lines += `${open}${extra}${om ? formatOpenMetricsFloat(at) : formatFloat(at)}"} ${formatSampleValue(value[2 + n + i] ?? NaN, om)}\n`;
       }
-      out += `${line(sum, k)} ${formatSampleValue(value[0] ?? NaN, om)}\n`;
-      out += `${line(count, k)} ${formatSampleValue(value[1] ?? NaN, om)}\n`;
+      lines += `${line(sum, k)} ${formatSampleValue(value[0] ?? NaN, om)}\n`;
+      lines += `${line(count, k)} ${formatSampleValue(value[1] ?? NaN, om)}\n`;
+      if (k === key) out += lines;
+      else keys?.defer(k, lines);
     }
   } else {
     const s = start(sample);
@@ -226,19 +225,16 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
         omit(value !== value ? "nan_counter_like" : "negative_counter_like");
         continue;
       }
-      let k = key;
-      if (keys !== undefined) {
-        const r = keys.take(key);
-        if (typeof r !== "string") {
-          omit(r.reason);
-          continue;
-        }
-        k = r;
+      const k = keys === undefined ? key : keys.take(key);
+      if (typeof k !== "string") {
+        omit(k.reason);
+        continue;
       }
-      out += `${line(s, k)} ${formatSampleValue(value, om)}\n`;
+      if (k === key) out += `${line(s, k)} ${formatSampleValue(value, om)}\n`;
+      else keys?.defer(k, `${line(s, k)} ${formatSampleValue(value, om)}\n`);
     }
   }
-  return out;
+  return keys === undefined ? out : out + keys.finish(omit);
 }
 
 /** How a sample name starts a line: `name{` / `name`, or for a quoted name `{"my.name",` / `{"my.name"}`. */
@@ -307,34 +303,53 @@ function counterLike(x: number, count: boolean): OmissionReason | undefined {
 const SERIES_CLASH = { reason: "escaped_series_clash" } as const;
 
 /**
- * Escapes a family's label keys and keeps escaped label sets distinct. Keys with nothing to escape
- * (nearly all) only get remembered, cheaply, in case a later key escapes to one of them; the set
- * is built when the first escaped key appears.
+ * Escapes a family's label keys and keeps the escaped label sets distinct, cheaply: a key with
+ * nothing to escape (nearly all) is only remembered in an array; a series whose key was escaped
+ * is rendered after the others (its labels no longer sort where its key did anyway), once it is
+ * known that no unescaped key equals its escaped one. Between an unescaped series and an escaped
+ * one with the same labels, the unescaped one is kept; between escaped ones, the first.
  */
 class EscapedKeys {
   readonly #scheme: EscapingScheme;
-  #plain: string[] = [];
-  #seen: Set<string> | undefined;
+  readonly #plain: string[] = [];
+  readonly #escaped: string[] = [];
+  readonly #lines: string[] = [];
+  readonly #seen = new Set<string>();
 
   constructor(scheme: EscapingScheme) {
     this.#scheme = scheme;
   }
 
-  /** The key to write, or why the series must be left out. */
+  /** `key` itself (write the series now), its escaped form (write it with `defer`), or why to leave the series out. */
   take(key: string): string | { readonly reason: OmissionReason } {
     const escaped = escapeKeyChecked(key, this.#scheme);
     if (typeof escaped !== "string") return escaped;
-    if (this.#seen === undefined) {
-      if (escaped === key) {
-        this.#plain.push(key);
-        return key;
-      }
-      this.#seen = new Set(this.#plain);
-      this.#plain = [];
+    if (escaped === key) {
+      this.#plain.push(key);
+      return key;
     }
     if (this.#seen.has(escaped)) return SERIES_CLASH;
     this.#seen.add(escaped);
     return escaped;
+  }
+
+  /** Holds the lines of a series whose key `take` escaped. */
+  defer(escaped: string, lines: string): void {
+    this.#escaped.push(escaped);
+    this.#lines.push(lines);
+  }
+
+  /** The held lines, less those of series an unescaped key equals (counted with `omit`). */
+  finish(omit: (reason: OmissionReason) => void): string {
+    if (this.#escaped.length === 0) return "";
+    const taken = new Set<string>();
+    for (const key of this.#plain) if (this.#seen.has(key)) taken.add(key);
+    let out = "";
+    for (let i = 0; i < this.#escaped.length; i++) {
+      if (taken.has(this.#escaped[i] ?? "")) omit("escaped_series_clash");
+      else out += this.#lines[i] ?? "";
+    }
+    return out;
   }
 }
 
@@ -361,6 +376,28 @@ export function claimFamilyNames(family: Pick<FamilyView, "name" | "type">, opti
   for (const s of suffixes) if (claimed.has(base + s)) return false;
   for (const s of suffixes) claimed.add(base + s);
   return true;
+}
+
+/**
+ * The names of the families to leave out of a scrape rendered with `options` because their names
+ * clash ({@link claimFamilyNames}): families whose name needs no escaping claim first, so an
+ * escaped family never pushes out one exposed under its own name; then the escaped ones. Each
+ * group claims in the order given (the scrape's order, by name).
+ *
+ * @example
+ * clashingFamilies([{ name: "a.b", type: "gauge" }, { name: "a_b", type: "gauge" }], { openmetrics: false, escaping: "underscores" });
+ * // Set { "a.b" }
+ */
+export function clashingFamilies(families: Iterable<Pick<FamilyView, "name" | "type">>, options: RenderOptions): Set<string> {
+  const claimed = new Set<string>();
+  const out = new Set<string>();
+  const escaped: Pick<FamilyView, "name" | "type">[] = [];
+  for (const f of families) {
+    if (escapeMetricName(f.name, options.escaping) !== f.name) escaped.push(f);
+    else if (!claimFamilyNames(f, options, claimed)) out.add(f.name);
+  }
+  for (const f of escaped) if (!claimFamilyNames(f, options, claimed)) out.add(f.name);
+  return out;
 }
 
 function familySuffixes(type: MetricType, openmetrics: boolean): readonly string[] {
