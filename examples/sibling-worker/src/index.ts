@@ -1,6 +1,6 @@
 /** An example sibling Worker: counts orders and request latency in metrics-gateway. */
-import type { MetricsBinding } from "../../../rpc";
-import { metrics } from "../../../rpc/client";
+import type { MetricsBinding } from "metrics-gateway/rpc";
+import { metrics } from "metrics-gateway/rpc/client";
 
 export interface Env {
   METRICS: MetricsBinding;
