@@ -528,7 +528,7 @@ it("kill -9 of wrangler dev under 8 concurrent writers, restarted on the same st
   const wall = Date.now();
   const problems: string[] = [];
   const checkpoints: Checkpoint[] = [];
-  const perInstance: { started: number; acked: number; failed: Map<string, number> }[] = [];
+  const perInstance: { started: number; acked: number; failed: Map<string, number>; readyMs?: number }[] = [];
   const rng = prng(SEED);
   const killDelays = Array.from({ length: KILLS_UNDER_LOAD }, () => Math.floor(rng() * MAX_KILL_DELAY_MS));
   const writers: Writer[] = Array.from({ length: WRITERS }, (_, id) => ({ id, ops: opsFor(id), sent: new Map(), acked: new Map(), inFlight: 0, log: [] }));
@@ -575,8 +575,12 @@ it("kill -9 of wrangler dev under 8 concurrent writers, restarted on the same st
   const failedOn = (index: number): number => [...(perInstance[index]?.failed.values() ?? [])].reduce((a, b) => a + b, 0);
 
   const start = async (setup: Setup, index: number): Promise<Instance> => {
-    perInstance[index] = { started: 0, acked: 0, failed: new Map() };
-    return startInstance(setup, index);
+    const stats: (typeof perInstance)[number] = { started: 0, acked: 0, failed: new Map() };
+    perInstance[index] = stats;
+    const began = Date.now();
+    const instance = await startInstance(setup, index);
+    stats.readyMs = Date.now() - began; // reported only: where the wall time goes on a loaded machine
+    return instance;
   };
 
   const reported = new Map<string, string>();
@@ -656,7 +660,7 @@ it("kill -9 of wrangler dev under 8 concurrent writers, restarted on the same st
   const leftovers = await cleanup();
   const seconds = ((Date.now() - wall) / 1000).toFixed(1);
   const requests = perInstance
-    .map((s, i) => `instance ${i}: ${s.started} writes started, ${s.acked} acknowledged${s.failed.size > 0 ? `, not: ${[...s.failed].map(([o, n]) => `${n}x ${o}`).join(", ")}` : ""}`)
+    .map((s, i) => `instance ${i} (ready after ${s.readyMs === undefined ? "-" : (s.readyMs / 1000).toFixed(1)} s): ${s.started} writes started, ${s.acked} acknowledged${s.failed.size > 0 ? `, not: ${[...s.failed].map(([o, n]) => `${n}x ${o}`).join(", ")}` : ""}`)
     .join("\n");
   console.log(`crash test: seed ${SEED}, ${WRITERS} writers, kill delays ${killDelays.join("/")} ms after ${MIN_ACKS_BEFORE_KILL} acks, ${seconds} s wall\n(cells: acked/stored/sent)\n${table(checkpoints, writers)}\n${requests}`);
   if (failure !== undefined) {
