@@ -2,6 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import Gateway from "../src/worker/entrypoint";
+import { runExport } from "../src/worker/export";
+import type { SendDeps } from "../src/wire/remote-write/send";
 import { readCompressed, seriesName, type ReadRequest } from "./remote-write-reader";
 
 const gw = exports.default;
@@ -14,13 +16,16 @@ interface Received {
   raw: Uint8Array;
 }
 
+/** URLs the scripted receiver was sent to other than ENDPOINT (checked after each test: an expect in the mock would be swallowed as a network error). */
+let strayUrls: string[] = [];
+
 /** Replaces fetch with a receiver that answers from `script` in order (the last answer repeats). */
 function receiver(script: (() => Response | Promise<Response>)[]): Received[] {
   const received: Received[] = [];
   let call = 0;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
-    expect(request.url).toBe(ENDPOINT);
+    if (request.url !== ENDPOINT) strayUrls.push(request.url);
     const raw = new Uint8Array(await request.arrayBuffer());
     received.push({ at: Date.now(), headers: request.headers, request: readCompressed(raw), raw });
     const answer = script[Math.min(call++, script.length - 1)];
@@ -51,7 +56,35 @@ beforeEach(async () => {
 
 afterEach(() => {
   vi.restoreAllMocks();
+  const stray = strayUrls;
+  strayUrls = [];
+  expect(stray).toEqual([]);
 });
+
+/** A self-metric's value in a scrape (the counters live as long as the shards, so tests compare deltas). */
+function metric(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no ${series} in the scrape`);
+  return Number(line.slice(series.length + 1));
+}
+
+/** Send dependencies with a clock that only moves when the sender sleeps, and every wait recorded. */
+function fakeTime(start: number): { deps: SendDeps; waits: number[] } {
+  let now = start;
+  const waits: number[] = [];
+  return {
+    waits,
+    deps: {
+      fetch: (request) => fetch(request),
+      sleep: async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+      now: () => now,
+      random: () => 0,
+    },
+  };
+}
 
 describe("cron export", () => {
   it("sends remote write 1.0 with the spec's headers, sorted labels, run timestamps and metadata (204)", async () => {
@@ -99,12 +132,12 @@ describe("cron export", () => {
   });
 
   it("exports the groups' push times, so 'time() - push_time_seconds' alerts work without a scrape", async () => {
-    const before = Date.now();
     await gw.push("batch_total 1\n", { group: { job: "nightly" } });
+    const pushed = metric(await gw.scrape(), 'push_time_seconds{job="nightly"}');
     const received = receiver([() => new Response(null, { status: 204 })]);
     await cron(Date.now());
     const push = find(received[0]?.request ?? { series: [], metadata: [] }, 'push_time_seconds{job="nightly"}');
-    expect(push?.samples[0]?.value).toBeGreaterThanOrEqual(Math.floor(before / 1000));
+    expect(push?.samples[0]?.value).toBe(pushed);
     expect(find(received[0]?.request ?? { series: [], metadata: [] }, 'push_failure_time_seconds{job="nightly"}')?.samples[0]?.value).toBe(0);
   });
 
@@ -121,13 +154,15 @@ describe("cron export", () => {
 
   it("resends the same samples, same timestamps, after a 500", async () => {
     await gw.inc("retry_total", { a: "1" }, 7);
+    const before = await gw.scrape();
     const received = receiver([() => new Response("overloaded", { status: 500 }), () => new Response(null, { status: 204 })]);
     await cron(Date.now());
     expect(received).toHaveLength(2);
     expect(received[1]?.raw).toEqual(received[0]?.raw);
-    const text = await gw.scrape();
-    expect(text).toMatch(/metrics_gateway_remote_write_retries_total [1-9]/);
-    expect(text).toMatch(/metrics_gateway_remote_write_requests_total\{outcome="server_error"\} [1-9]/);
+    const after = await gw.scrape();
+    expect(metric(after, "metrics_gateway_remote_write_retries_total") - metric(before, "metrics_gateway_remote_write_retries_total")).toBe(1);
+    const serverErrors = 'metrics_gateway_remote_write_requests_total{outcome="server_error"}';
+    expect(metric(after, serverErrors) - metric(before, serverErrors)).toBe(1);
   });
 
   it("never resends after a 400 and logs the receiver's body verbatim", async () => {
@@ -141,7 +176,8 @@ describe("cron export", () => {
     const after = await gw.scrape();
     const lastSuccess = (t: string) => /last_success_timestamp_seconds (\S+)/.exec(t)?.[1];
     expect(lastSuccess(after)).toBe(lastSuccess(before));
-    expect(after).toMatch(/metrics_gateway_remote_write_samples_total\{outcome="failure"\} [1-9]/);
+    const failed = 'metrics_gateway_remote_write_samples_total{outcome="failure"}';
+    expect(metric(after, failed) - metric(before, failed)).toBe(received[0]?.request.series.length);
     const page = await (await gw.fetch("http://gateway/")).text();
     expect(page).toContain("Last run: <strong>FAILED at");
   });
@@ -149,13 +185,14 @@ describe("cron export", () => {
   it("waits as long as Retry-After says after a 429", async () => {
     await gw.inc("limited_total");
     const received = receiver([
-      () => new Response("slow down", { status: 429, headers: { "Retry-After": "1" } }),
+      () => new Response("slow down", { status: 429, headers: { "Retry-After": "3" } }),
       () => new Response(null, { status: 204 }),
     ]);
-    await cron(Date.now());
+    const { deps, waits } = fakeTime(Date.now());
+    await runExport(env, Date.now(), deps);
     expect(received).toHaveLength(2);
-    const gap = (received[1]?.at ?? 0) - (received[0]?.at ?? 0);
-    expect(gap).toBeGreaterThanOrEqual(1000);
+    // Retry-After (3 s) is longer than the first backoff (125-250 ms): it decides.
+    expect(waits).toEqual([3000]);
   });
 
   it("backs off even when Retry-After says 0", async () => {
@@ -164,27 +201,36 @@ describe("cron export", () => {
       () => new Response("busy", { status: 429, headers: { "Retry-After": "0" } }),
       () => new Response(null, { status: 204 }),
     ]);
-    await cron(Date.now());
+    const { deps, waits } = fakeTime(Date.now());
+    await runExport(env, Date.now(), deps);
     expect(received).toHaveLength(2);
-    expect((received[1]?.at ?? 0) - (received[0]?.at ?? 0)).toBeGreaterThanOrEqual(100);
+    // The first backoff is 250 ms with jitter over its upper half; the jitter is 0 here.
+    expect(waits).toEqual([125]);
   });
 
   it("ends the run at its time budget: a hung receiver is cut off, later batches are not started", async () => {
     const lines = Array.from({ length: 50 }, (_, i) => `slow{i="${i}"} 1`).join("\n");
     await gw.push(`${lines}\n`);
+    // What one run sends, counted from a run that succeeds.
+    const ok = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now(), { REMOTE_WRITE_BATCH_SIZE: "10" });
+    const samples = ok.reduce((n, r) => n + r.request.series.length, 0);
+    vi.restoreAllMocks();
+    const before = await gw.scrape();
     let calls = 0;
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
       calls++;
       const request = new Request(input, init);
-      // Never answers; only the request's own abort signal ends it.
+      // Never answers; only the request's own abort signal ends it. (Were the budget not enforced,
+      // the run would never end and the test would time out.)
       return new Promise<Response>((_, reject) => request.signal.addEventListener("abort", () => reject(new Error("aborted"))));
     });
-    const started = Date.now();
-    await cron(Date.now(), { REMOTE_WRITE_BUDGET_MS: "400", REMOTE_WRITE_BATCH_SIZE: "10", REMOTE_WRITE_CONCURRENCY: "1" });
-    expect(Date.now() - started).toBeLessThan(3000);
+    await cron(Date.now() + 1, { REMOTE_WRITE_BUDGET_MS: "400", REMOTE_WRITE_BATCH_SIZE: "10", REMOTE_WRITE_CONCURRENCY: "1" });
     expect(calls).toBe(1);
-    expect(await gw.scrape()).toMatch(/metrics_gateway_remote_write_samples_total\{outcome="failure"\} [1-9]/);
+    // Every sample of the run failed: those of the request cut off and of those never started.
+    const failed = 'metrics_gateway_remote_write_samples_total{outcome="failure"}';
+    expect(metric(await gw.scrape(), failed) - metric(before, failed)).toBe(samples);
   });
 
   it("retries a network error", async () => {
@@ -195,9 +241,11 @@ describe("cron export", () => {
       },
       () => new Response(null, { status: 204 }),
     ]);
+    const before = await gw.scrape();
     await cron(Date.now());
     expect(received).toHaveLength(2);
-    expect(await gw.scrape()).toMatch(/metrics_gateway_remote_write_requests_total\{outcome="network_error"\} [1-9]/);
+    const networkErrors = 'metrics_gateway_remote_write_requests_total{outcome="network_error"}';
+    expect(metric(await gw.scrape(), networkErrors) - metric(before, networkErrors)).toBe(1);
   });
 
   it("logs one line and succeeds when no endpoint is configured", async () => {
@@ -257,9 +305,54 @@ describe("cron export", () => {
     await gw.push(`${lines}\n`);
     const received = receiver([() => new Response(null, { status: 204 })]);
     await cron(Date.now(), { REMOTE_WRITE_BATCH_SIZE: "1000" });
-    expect(received.length).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...received.map((r) => r.request.series.length))).toBeLessThanOrEqual(1000);
+    const sizes = received.map((r) => r.request.series.length);
+    const all = sizes.reduce((a, b) => a + b, 0);
+    // Full requests of 1,000 series, then the rest: the 2,500 pushed plus the gateway's own metrics.
+    expect(sizes).toEqual([...Array.from({ length: Math.floor(all / 1000) }, () => 1000), ...(all % 1000 === 0 ? [] : [all % 1000])]);
     const total = received.reduce((n, r) => n + r.request.series.filter((s) => seriesName(s).startsWith("many{")).length, 0);
     expect(total).toBe(2500);
+  });
+
+  it("never shows the endpoint's path, query or credentials in logs, the status page or /api/v1/status", async () => {
+    const secret = "http://user:pa55word@receiver.test/api/v1/SECRETPATH/write?token=SECRETTOKEN";
+    await gw.inc("secret_total");
+    const logged: string[] = [];
+    const keep = (...args: unknown[]) => void logged.push(args.map(String).join(" "));
+    vi.spyOn(console, "error").mockImplementation(keep);
+    vi.spyOn(console, "log").mockImplementation(keep);
+    let call = 0;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
+      // First a network error whose message quotes the URL, then a 400 that echoes it.
+      if (call++ === 0) throw new TypeError(`connect ECONNREFUSED while fetching ${secret}`);
+      return new Response(`rejected a request to ${secret}`, { status: 400 });
+    });
+    await cron(Date.now(), { SECRET_PROM_ENDPOINT: secret });
+    const g = new Gateway(createExecutionContext(), { ...env, SECRET_PROM_ENDPOINT: secret });
+    const page = await (await g.fetch(new Request("http://gateway/"))).text();
+    const status = await (await g.fetch(new Request("http://gateway/api/v1/status"))).text();
+    expect(call).toBe(2);
+    expect(logged.length).toBeGreaterThan(0);
+    for (const text of [...logged, page, status]) {
+      for (const part of ["SECRETPATH", "SECRETTOKEN", "pa55word", "user:"]) expect(text).not.toContain(part);
+    }
+    expect(page).toContain("http://receiver.test");
+    expect(JSON.parse(status).data.remote_write.endpoint).toBe("http://receiver.test");
+    expect(logged.join("\n")).toContain("remote write to http://receiver.test: FAILED");
+  });
+
+  it("escapes names remote write 1.0 cannot carry as REMOTE_WRITE_NAME_ESCAPING says (underscores by default, allow-utf-8, drop)", async () => {
+    await gw.inc("my.metric", { "k8s.pod": "p" });
+    const names = async (escaping: string) => {
+      const received = receiver([() => new Response(null, { status: 204 })]);
+      await cron(Date.now() + received.length, { REMOTE_WRITE_NAME_ESCAPING: escaping });
+      vi.restoreAllMocks();
+      return received.flatMap((r) => r.request.series.map(seriesName)).filter((n) => n.startsWith("my"));
+    };
+    expect(await names("underscores")).toEqual(['my_metric{k8s_pod="p"}']);
+    expect(await names("allow-utf-8")).toEqual(['my.metric{k8s.pod="p"}']);
+    const before = await gw.scrape();
+    expect(await names("drop")).toEqual([]);
+    const dropped = 'metrics_gateway_remote_write_series_dropped_total{reason="invalid_name"}';
+    expect(metric(await gw.scrape(), dropped) - metric(before, dropped)).toBe(1);
   });
 });

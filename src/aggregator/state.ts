@@ -49,10 +49,16 @@ export function seriesBytes(key: string, value: SeriesValue): number {
   return 28 + key.length * 3 + (typeof value === "number" ? 8 : value.length * 8);
 }
 
-/** Estimated heap bytes of a series (the per-shard byte budget counts these). */
+/**
+ * Estimated heap bytes of a series (the per-shard byte budget counts these): its key (V8 keeps a
+ * string of Latin-1 characters at one byte each, others at two), its value and its bookkeeping.
+ */
 export function heapBytes(key: string, value: SeriesValue): number {
-  return 64 + key.length * 2 + (typeof value === "number" ? 0 : 64 + value.length * 8);
+  const keyBytes = WIDE.test(key) ? key.length * 2 : key.length;
+  return 64 + keyBytes + (typeof value === "number" ? 0 : 64 + value.length * 8);
 }
+
+const WIDE = /[^\u0000-\u00ff]/;
 
 export class ShardState {
   readonly families = new Map<string, FamilyState>();
