@@ -133,7 +133,15 @@ async function startRecordingProxy(target: string): Promise<{ url: string; seen:
       const body = Buffer.concat(chunks);
       const contentType = req.headers["content-type"];
       const method = req.method ?? "GET";
-      seen.push({ method, path: req.url ?? "", contentType, families: contentType === PROTOBUF_DELIMITED ? familyNames(body) : [] });
+      // An undecodable body is recorded, not thrown: a throw here would escape the test as an
+      // unhandled error, while a record fails the exact comparison of what was sent.
+      let families: string[] = [];
+      try {
+        if (contentType === PROTOBUF_DELIMITED) families = familyNames(body);
+      } catch (e) {
+        families = [`undecodable body (${String(e)}): ${body.toString("hex")}`];
+      }
+      seen.push({ method, path: req.url ?? "", contentType, families });
       const headers: Record<string, string> = {};
       if (contentType !== undefined) headers["content-type"] = contentType;
       fetch(`${target}${req.url ?? ""}`, { method, headers, ...(body.length > 0 ? { body } : {}) })
