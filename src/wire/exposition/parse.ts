@@ -52,7 +52,13 @@ export interface ParseOptions {
  *   family announced by HELP/TYPE/UNIT but without samples is returned with no series.
  * - Duplicate series (same name and label set in any order; `a=""` counts as no label `a`) are an
  *   error, except an OpenMetrics series repeated with non-decreasing timestamps: the newest point
- *   is kept. A family's lines must be contiguous, and HELP/TYPE/UNIT come before its samples.
+ *   is kept.
+ * - The text format reads a body as the Pushgateway's parser (prometheus/common expfmt) does: a
+ *   family's lines may be spread over the body and are merged, HELP may follow the samples (TYPE
+ *   may not), the quoted metric name may stand anywhere in the braces, a histogram without a
+ *   `le="+Inf"` bucket gets one equal to its `_count`, and unknown escape sequences are errors.
+ *   OpenMetrics wants each family contiguous with its metadata first, and keeps unknown escapes.
+ *   docs/conformance.md lists where the two parsers still differ, and why.
  *
  * Throws `GatewayError("ParseError")` with `line L, column C: ...` (1-based, columns count
  * characters) on any malformed or invalid input, and `GatewayError("InvalidValue")` for a
