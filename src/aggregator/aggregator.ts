@@ -13,10 +13,11 @@ import type { PackedSeries } from "./codec";
 import { commitStage, type CommitResult } from "./commit";
 import { keyHash } from "./directory";
 import { REGISTRY_NAME, shardIndexOf } from "./objects";
-import { readPage, seriesExpired, type Page, type PageRequest } from "./pages";
-import { planWrite, Stage, type ApplyOptions, type PlanResult, type PreparedFamily, type WriteItem } from "./plan";
+import { groupExpired, readPage, seriesExpired, type Page, type PageRequest } from "./pages";
+import { planWrite, Stage, type ApplyOptions, type PlanResult, type PreparedFamily, type WriteItem, type WriteLimits } from "./plan";
 import type { AdmitFamily, AdmitItem, AdmitVerdict } from "./registry";
 import { loadState, type ShardState } from "./state";
+import { sourceKey } from "./sources";
 import { Store } from "./store";
 
 /** A write's outcome as a shard reports it (plain data: it crosses requests in group commit). */
@@ -71,6 +72,9 @@ export interface StalePage {
   more: boolean;
 }
 
+/** Series removed per transaction by a sweep: writes wait at most this long behind one. */
+export const SWEEP_CHUNK = 2_000;
+
 export class Aggregator extends DurableObject<Env> {
   readonly #store: Store;
   #state: ShardState;
@@ -86,6 +90,7 @@ export class Aggregator extends DurableObject<Env> {
     this.#state = loadState(this.#store);
     this.#counters.export.lastSuccessSeconds = (this.#store.getState("last_success_ms") ?? 0) / 1000;
     this.#index = shardIndexOf(ctx.id.name);
+    void ctx.blockConcurrencyWhile(() => this.#schedule());
     // Label names stored before the registry checked them are registered once, before any request.
     if (this.#state.families.size > 0 && this.#store.getState("registered") !== 3) {
       void ctx.blockConcurrencyWhile(async () => {
@@ -115,10 +120,9 @@ export class Aggregator extends DurableObject<Env> {
     return (this.env.SECRET_PROM_ENDPOINT ?? "") !== "";
   }
 
-  get #limits() {
-    const maxSeries = positive(this.env.MAX_SERIES, 150_000);
-    const maxBytes = positive(this.env.MAX_SHARD_BYTES, 64 * 1024 * 1024);
-    return { maxSeries, maxBytes };
+  /** A write's limits: as its Worker is configured, else this object's own vars. */
+  #limits(options: ApplyOptions): WriteLimits {
+    return options.limits ?? limitsOf(this.env);
   }
 
   async #exclusive<T>(body: () => Promise<T>): Promise<T> {
@@ -163,7 +167,7 @@ export class Aggregator extends DurableObject<Env> {
           return;
         }
         try {
-          results[i] = planWrite(this.#state, stage, item, this.#planContext(now, admit.retype[i]));
+          results[i] = planWrite(this.#state, stage, item, this.#planContext(now, admit.retype[i], item.options));
         } catch (error) {
           outcomes[i] = this.#failed(errorData(error), item.options.group);
         }
@@ -185,7 +189,7 @@ export class Aggregator extends DurableObject<Env> {
           if (outcomes[i] !== undefined) return;
           const single = new Stage(this.#state);
           try {
-            const r = planWrite(this.#state, single, item, this.#planContext(now, admit.retype[i]));
+            const r = planWrite(this.#state, single, item, this.#planContext(now, admit.retype[i], item.options));
             if (!single.empty) committed.push(this.#commit(single, now));
             this.#counters.accepted += single.accepted;
             this.#countNarrowed(single);
@@ -201,6 +205,7 @@ export class Aggregator extends DurableObject<Env> {
       }
       const emptied = committed.flatMap((c) => c.emptied);
       this.#afterCommit(committed, admit.admitted, outcomes);
+      if (committed.length > 0) await this.#schedule();
       return outcomes.map((o, i): Outcome => {
         if (o === undefined) return { error: { name: "Unavailable", message: "the write got no outcome; retry" } };
         if ("ok" in o && items[i]?.options.mode === "replace") return { ok: { ...o.ok, emptied } };
@@ -209,12 +214,12 @@ export class Aggregator extends DurableObject<Env> {
     });
   }
 
-  #planContext(now: number, retype: ReadonlySet<string> | undefined) {
+  #planContext(now: number, retype: ReadonlySet<string> | undefined, options: ApplyOptions) {
     return {
       now,
-      limits: this.#limits,
+      limits: this.#limits(options),
       retypable: retype ?? new Set<string>(),
-      sourceValue: () => undefined,
+      sourceValue: (source: string, group: string, name: string, key: string) => this.#state.sources.get(sourceKey(source, group))?.series.get(name)?.get(key),
       groupSeries: (group: string) => this.#groupSeries(group),
     };
   }
@@ -300,7 +305,7 @@ export class Aggregator extends DurableObject<Env> {
       families.push({ name: family.name, type: family.type, labels: [...labels], keys, keyNames });
       if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace") retype.push(family.name);
     }
-    return families.length === 0 ? undefined : { group, families, retype };
+    return families.length === 0 ? undefined : { group, families, retype, familyLimit: this.#limits(item.options).maxSeriesPerFamily };
   }
 
   /** After a batch: tell the registry what this shard no longer holds, and what admitted writes did not become. */
@@ -368,7 +373,13 @@ export class Aggregator extends DurableObject<Env> {
         }
       }
       const result = stage.empty ? { emptied: [], removed: [], added: new Map() } : this.#commit(stage, Date.now());
-      if (name === "__all") this.#dropGroups([...this.#state.groups.values()].map((g) => g.key));
+      if (name === "__all") {
+        this.#dropGroups([...this.#state.groups.values()].map((g) => g.key));
+        // Everything includes what the gateway remembers of cumulative sources.
+        const sources = [...this.#state.sources.values()];
+        if (sources.length > 0) this.ctx.storage.transactionSync(() => sources.forEach((s) => this.#store.deleteSource(s.source, s.group)));
+        this.#state.sources.clear();
+      }
       this.#afterCommit([result], [], []);
       return { deleted, hashes: result.removed.map((r) => keyHash(`${r.family}\u0000${r.key}`)), emptied: result.emptied };
     });
@@ -410,6 +421,141 @@ export class Aggregator extends DurableObject<Env> {
         group.failureTime = 0;
       }
     }
+  }
+
+  /** The time of the alarm set, if any (kept in memory to save a storage read per write). */
+  #alarmAt: number | null | undefined = undefined;
+
+  /** How long a source's last values are kept without a push from it (SOURCE_TTL_SECONDS). */
+  get #sourceTtlMs(): number {
+    const n = Number(this.env.SOURCE_TTL_SECONDS ?? "3600");
+    return Number.isFinite(n) && n > 0 ? n * 1000 : 3600_000;
+  }
+
+  /** The next time something expires here: a series, a group, or a source's state. */
+  #nextExpiry(): number | undefined {
+    const state = this.#state;
+    let next = state.expiry.peek((e) => state.currentExpiry(e))?.at;
+    for (const group of state.groups.values()) {
+      if (group.key === "" || group.ttlMs <= 0 || group.pushTime <= 0) continue;
+      const at = group.pushTime + group.ttlMs;
+      if (next === undefined || at < next) next = at;
+    }
+    const sourceTtl = this.#sourceTtlMs;
+    for (const source of state.sources.values()) {
+      const at = source.updated + sourceTtl;
+      if (next === undefined || at < next) next = at;
+    }
+    return next;
+  }
+
+  /** Sets the alarm for the next expiry (the alarm handler sweeps). */
+  async #schedule(): Promise<void> {
+    const next = this.#nextExpiry();
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (next === undefined) return;
+    if (this.#alarmAt !== null && this.#alarmAt <= next) return;
+    await this.ctx.storage.setAlarm(next);
+    this.#alarmAt = next;
+  }
+
+  /**
+   * The alarm: removes what expired (series not written for their TTL, groups not pushed for
+   * theirs, sources' last values past SOURCE_TTL_SECONDS), a bounded chunk per transaction with
+   * the write lock released in between, so writes never wait for more than one chunk. Then sets
+   * the alarm for the next expiry.
+   */
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    await this.sweep();
+    await this.#schedule();
+  }
+
+  /** Removes what has expired (the alarm's work; also callable on its own). Returns the series removed. */
+  async sweep(now = Date.now(), chunk = SWEEP_CHUNK): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const n = await this.#exclusive(async () => this.#sweepChunk(now, chunk));
+      if (n === 0) break;
+      removed += n;
+      // Let waiting requests in between chunks.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await this.#exclusive(async () => this.#sweepSources(now));
+    this.#state.compactExpiry();
+    return removed;
+  }
+
+  /** One chunk of expired series (their own TTL or their group's), deleted in one transaction. */
+  #sweepChunk(now: number, max: number): number {
+    const state = this.#state;
+    const stage = new Stage(state);
+    let n = 0;
+    const expiredGroups: string[] = [];
+    for (const group of state.groups.values()) {
+      if (group.key === "" || !groupExpired(group, now)) continue;
+      for (const [name, keys] of this.#groupSeries(group.key)) {
+        const f = stage.family(name);
+        for (const key of keys) {
+          if (n >= max) break;
+          stage.delete(f, key);
+          n++;
+        }
+      }
+      if (n < max) expiredGroups.push(group.key);
+      if (n >= max) break;
+    }
+    while (n < max) {
+      const top = state.expiry.peek((e) => state.currentExpiry(e));
+      if (top === undefined || top.at > now) break;
+      state.expiry.pop();
+      stage.delete(stage.family(top.family.name), top.key);
+      n++;
+    }
+    if (!stage.empty) {
+      const result = this.#commit(stage, now);
+      this.#afterCommit([result], [], []);
+      if (result.emptied.length > 0) void this.#registry().releaseUnused(result.emptied).catch(() => undefined);
+    }
+    // A group whose every series went (and that was not pushed meanwhile) goes too, with its push times.
+    this.#dropGroups(expiredGroups.filter((k) => {
+      const g = state.groups.get(k);
+      return g !== undefined && g.series === 0 && groupExpired(g, now);
+    }));
+    this.#counters.expired += n;
+    return n;
+  }
+
+  /** Forgets sources not heard from for SOURCE_TTL_SECONDS (the aggregate keeps what they added). */
+  #sweepSources(now: number): void {
+    const ttl = this.#sourceTtlMs;
+    const old = [...this.#state.sources.entries()].filter(([, s]) => s.updated + ttl <= now);
+    if (old.length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const [, s] of old) this.#store.deleteSource(s.source, s.group);
+    });
+    for (const [id] of old) this.#state.sources.delete(id);
+  }
+
+  /** Forgets one source's last values (a Pushgateway DELETE naming it with SOURCE_LABEL). */
+  async forgetSource(source: string, group: string): Promise<{ forgotten: number }> {
+    return this.#exclusive(async () => {
+      const id = sourceKey(source, group);
+      const known = this.#state.sources.get(id);
+      if (known === undefined) return { forgotten: 0 };
+      this.ctx.storage.transactionSync(() => this.#store.deleteSource(source, group));
+      this.#state.sources.delete(id);
+      let n = 0;
+      for (const m of known.series.values()) n += m.size;
+      return { forgotten: n };
+    });
+  }
+
+  /** Series tracked for cumulative sources, and sources (for the bench and the status views). */
+  sourceStats(): { sources: number; series: number } {
+    let series = 0;
+    for (const s of this.#state.sources.values()) for (const m of s.series.values()) series += m.size;
+    return { sources: this.#state.sources.size, series };
   }
 
   /** A page of series in (family, key) order (see src/aggregator/pages.ts). */
@@ -621,6 +767,15 @@ function bits(v: number): string {
 function errorData(error: unknown): { name: string; message: string } {
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: "Error", message: String(error) };
+}
+
+/** The limits a configuration sets (defaults as in wrangler.toml). */
+export function limitsOf(env: Env): WriteLimits {
+  return {
+    maxSeries: positive(env.MAX_SERIES, 150_000),
+    maxBytes: positive(env.MAX_SHARD_BYTES, 64 * 1024 * 1024),
+    maxSeriesPerFamily: positive(env.MAX_SERIES_PER_FAMILY, 10_000),
+  };
 }
 
 function positive(value: string | undefined, fallback: number): number {

@@ -9,6 +9,7 @@ import type { PackedSeries } from "./codec";
 import { IN_ROW, OVERLAY, type FamilyState } from "./family";
 import type { Stage, StagedSeries, StageFamily } from "./plan";
 import { CHUNK_BYTES, CHUNK_SERIES, seriesBytes, type Chunk, type GroupState, type ShardState } from "./state";
+import { sourceKey, sourceParts, type SourceState } from "./sources";
 import type { SeriesRow, StaleRow, Store } from "./store";
 
 /** A series a commit removed (for stale markers and the registry's directory). */
@@ -215,7 +216,23 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
     }
   }
 
-  // 4. One transaction for everything.
+  // 4. Sources' new states (rewritten whole: a cumulative push carries its whole registry anyway).
+  const sources: SourceState[] = [];
+  for (const [id, pushed] of stage.sources) {
+    const before = state.sources.get(id);
+    const [source = "", group = ""] = id.split("\u0000");
+    const series = new Map<string, Map<string, SeriesValue>>();
+    if (before !== undefined && !stage.replacedSources.has(id)) for (const [family, keys] of before.series) series.set(family, new Map(keys));
+    for (const [family, keys] of pushed) {
+      let into = series.get(family);
+      if (into === undefined) series.set(family, (into = new Map()));
+      for (const [key, value] of keys) into.set(key, value);
+    }
+    sources.push({ source, group, updated: options.now, series, parts: before?.parts ?? 0 });
+  }
+  const typeOf = (family: string) => stage.families.get(family)?.type ?? state.families.get(family)?.type ?? "untyped";
+
+  // 5. One transaction for everything.
   let staleRows: StaleRow[] = [];
   options.transaction(() => {
     for (const r of familyRows) {
@@ -235,11 +252,18 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
       store.putGroup({ key, push_time: g.pushTime ?? group?.pushTime ?? 0, failure_time: group?.failureTime ?? 0, ttl_ms: g.ttlMs ?? group?.ttlMs ?? 0 });
     }
     staleRows = putStale(store, options.now, stale);
+    for (const source of sources) {
+      const parts = sourceParts(source, typeOf);
+      parts.forEach((part, i) => store.putSource(source.source, source.group, i, source.updated, part));
+      if (source.parts > parts.length) store.deleteSource(source.source, source.group, parts.length);
+      source.parts = parts.length;
+    }
   });
 
-  // 5. Storage took it: now memory.
+  // 6. Storage took it: now memory.
   applyToMemory(state, stage, work, nextId);
   state.stale.push(...staleRows);
+  for (const source of sources) state.sources.set(sourceKey(source.source, source.group), source);
   return result;
 }
 
@@ -318,6 +342,7 @@ function applyToMemory(state: ShardState, stage: Stage, work: Map<number, ChunkW
     for (const u of w.updates) {
       const before = u.family.value(u.slot);
       u.family.set(u.slot, u.series.value, u.series.updated, u.series.expires);
+      if (u.series.expires > 0) state.expiry.push(u.series.expires, u.family, u.family.key(u.slot));
       const delta = seriesBytes(u.family.key(u.slot), u.series.value) - seriesBytes(u.family.key(u.slot), before);
       chunk.bytes += delta;
       state.bytes += heapDelta(before, u.series.value);

@@ -9,6 +9,7 @@ import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../wire/exposition/format";
 import type { FamilyState } from "./family";
 import { increase, merge, type MergeNotes } from "./rules";
+import { sourceKey } from "./sources";
 import { heapBytes, type ShardState } from "./state";
 
 /** One family of a write, ready to apply: label keys checked, values packed. */
@@ -34,6 +35,18 @@ export interface ApplyOptions {
   ttlMs?: number;
   /** The values are totals kept by this source: only their increase since its previous push is added. */
   source?: string;
+  /** The limits the writing Worker is configured with (the shard's own vars when absent). */
+  limits?: WriteLimits;
+}
+
+/** Limits a write is held to, as the Worker that took it is configured. */
+export interface WriteLimits {
+  /** MAX_SERIES: series per shard. */
+  maxSeries: number;
+  /** MAX_SHARD_BYTES: estimated heap bytes of series per shard. */
+  maxBytes: number;
+  /** MAX_SERIES_PER_FAMILY: series of one family across all shards. */
+  maxSeriesPerFamily: number;
 }
 
 /** One write of a batch. */
@@ -84,8 +97,10 @@ type Undo = () => void;
 export class Stage {
   readonly families = new Map<string, StageFamily>();
   readonly groups = new Map<string, StageGroup>();
-  /** Per source and group, the last values it pushed: family -> key -> value (undefined: forgotten). */
+  /** Per source and group (`sourceKey`), the values it pushed in this batch: family -> key -> value. */
   readonly sources = new Map<string, Map<string, Map<string, SeriesValue>>>();
+  /** Sources whose state a replacing push made exactly what it pushed (earlier values forgotten). */
+  readonly replacedSources = new Set<string>();
   readonly notes: MergeNotes = { narrowed: 0 };
   /** Families whose histogram layouts narrowed, with counts. */
   readonly narrowed = new Map<string, number>();
@@ -102,6 +117,14 @@ export class Stage {
 
   get empty(): boolean {
     return this.families.size === 0 && this.groups.size === 0 && this.sources.size === 0;
+  }
+
+  /** Marks a source's state as replaced by this batch's pushes of it. */
+  replaceSource(source: string, group: string): void {
+    const id = sourceId(source, group);
+    if (this.replacedSources.has(id)) return;
+    this.replacedSources.add(id);
+    this.#undo.push(() => this.replacedSources.delete(id));
   }
 
   mark(): number {
@@ -224,8 +247,11 @@ export class Stage {
 
   /** The last value a source pushed for a series, as the batch so far leaves it. */
   sourceValue(source: string, group: string, name: string, key: string, stored: (name: string, key: string) => SeriesValue | undefined): SeriesValue | undefined {
-    const staged = this.sources.get(sourceId(source, group))?.get(name);
+    const id = sourceId(source, group);
+    const staged = this.sources.get(id)?.get(name);
     if (staged?.has(key) === true) return staged.get(key);
+    // A replacing push of this source earlier in the batch forgot what it did not push again.
+    if (this.replacedSources.has(id)) return undefined;
     return stored(name, key);
   }
 
@@ -274,7 +300,7 @@ export class Stage {
 
 /** The key of a source's state: source id and grouping key. */
 export function sourceId(source: string, group: string): string {
-  return `${source}\u0000${group}`;
+  return sourceKey(source, group);
 }
 
 /** What planning a write needs besides memory and the stage. */
@@ -312,8 +338,11 @@ export function planWrite(state: ShardState, stage: Stage, item: WriteItem, ctx:
 function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext): PlanResult {
   const { push, options } = item;
   const group = options.group;
-  const replace = options.mode === "replace";
   const source = options.source;
+  // A source's totals are its share of an aggregate other sources share too: its PUT replaces what
+  // the gateway remembers of that source, never the aggregate.
+  const replace = options.mode === "replace" && source === undefined;
+  if (source !== undefined && options.mode === "replace") stage.replaceSource(source, group);
   const ttlMs = options.ttlMs ?? 0;
   const now = ctx.now;
 

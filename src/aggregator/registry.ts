@@ -39,6 +39,8 @@ export interface AdmitItem {
   families: AdmitFamily[];
   /** Families this replacing write may change the type of (the shard holds all of them, for this group). */
   retype: string[];
+  /** MAX_SERIES_PER_FAMILY as the writing Worker has it (the registry's own var when absent). */
+  familyLimit?: number;
 }
 
 export type AdmitVerdict = { ok: true } | { error: { name: string; message: string; reason: string } };
@@ -135,6 +137,11 @@ export class TypeRegistry extends DurableObject<Env> {
     return verdicts;
   }
 
+  #limitOf(item: AdmitItem): number {
+    const n = item.familyLimit;
+    return n !== undefined && Number.isFinite(n) && n > 0 ? n : this.#familyLimit;
+  }
+
   #admitOne(shard: number, item: AdmitItem): void {
     const owner = this.#ownerId(item.group);
     const retype = new Set(item.retype);
@@ -190,7 +197,7 @@ export class TypeRegistry extends DurableObject<Env> {
           labelled.push([f.name, label]);
           undo.push(() => labels.delete(label));
         }
-        if (f.keys.length > 0) this.#admitKeys(shard, owner, item.group, f, undo);
+        if (f.keys.length > 0) this.#admitKeys(shard, owner, item.group, f, this.#limitOf(item), undo);
       }
     } catch (error) {
       for (const u of undo.reverse()) u();
@@ -203,7 +210,7 @@ export class TypeRegistry extends DurableObject<Env> {
     for (const [family, label] of labelled) sql.exec("INSERT OR IGNORE INTO family_labels (family, label) VALUES (?, ?)", family, label);
   }
 
-  #admitKeys(shard: number, owner: number, group: string, f: AdmitFamily, undo: (() => void)[]): void {
+  #admitKeys(shard: number, owner: number, group: string, f: AdmitFamily, limit: number, undo: (() => void)[]): void {
     const dir = this.#directories.get(f.name);
     if (dir === undefined) throw new GatewayError("Unavailable", `the registry has no directory of "${f.name}" yet; retry`);
     let added = 0;
@@ -218,7 +225,6 @@ export class TypeRegistry extends DurableObject<Env> {
       }
       if (current < 0) added++;
     }
-    const limit = this.#familyLimit;
     if (dir.size + added > limit) {
       throw new GatewayError(
         "LimitExceeded",
@@ -241,8 +247,8 @@ export class TypeRegistry extends DurableObject<Env> {
    * holds may be stale (a shard's release got lost), and a family over its limit is counted again.
    */
   async #recheck(shard: number, items: AdmitItem[]): Promise<void> {
-    const limit = this.#familyLimit;
     for (const item of items) {
+      const limit = this.#limitOf(item);
       // A replacing push may change a family's type only if no other shard holds the family.
       const retype: string[] = [];
       for (const name of item.retype) if (!(await this.heldElsewhere(name, shard))) retype.push(name);

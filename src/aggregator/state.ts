@@ -6,7 +6,9 @@
  */
 import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../wire/exposition/format";
+import { ExpiryHeap } from "./expiry";
 import { compare, FamilyState, IN_ROW, OVERLAY } from "./family";
+import { sourceKey, type SourceState } from "./sources";
 import type { StaleRow, Store } from "./store";
 
 /** A Pushgateway group (grouping key), or the ungrouped group (key ""). */
@@ -69,6 +71,10 @@ export class ShardState {
   bytes = 0;
   /** Stale-marker rows not yet delivered by an export. */
   stale: StaleRow[] = [];
+  /** Cumulative sources' last pushed values, by `sourceKey`. */
+  readonly sources = new Map<string, SourceState>();
+  /** When ungrouped series with a TTL expire. */
+  readonly expiry = new ExpiryHeap();
   #sortedNames: string[] | null = null;
 
   constructor() {
@@ -121,6 +127,7 @@ export class ShardState {
   /** Adds a series to memory: family columns, its chunk, its group's counts. */
   addSeries(family: FamilyState, key: string, value: SeriesValue, updated: number, expires: number, chunk: Chunk, flags: number): number {
     const slot = family.add(key, value, updated, expires, chunk.id, flags);
+    if (expires > 0) this.expiry.push(expires, family, key);
     let members = chunk.members.get(family);
     if (members === undefined) {
       members = new Set();
@@ -161,6 +168,30 @@ export class ShardState {
     family.remove(slot);
     this.series--;
     if (family.size === 0) this.dropFamily(family.name);
+  }
+
+  /** Whether an expiry entry still describes its series (not rewritten, retyped or deleted since). */
+  currentExpiry(entry: { at: number; family: FamilyState; key: string }): boolean {
+    if (this.families.get(entry.family.name) !== entry.family) return false;
+    const slot = entry.family.slot(entry.key);
+    return slot >= 0 && entry.family.expires(slot) === entry.at;
+  }
+
+  /** Rebuilds the expiry heap from the live series when most of its entries are stale. */
+  compactExpiry(): void {
+    let live = 0;
+    const entries: { at: number; family: FamilyState; key: string }[] = [];
+    if (this.expiry.size < 1024) return;
+    for (const family of this.families.values()) {
+      for (const [key, slot] of family.slots) {
+        const at = family.expires(slot);
+        if (at > 0) {
+          live++;
+          entries.push({ at, family, key });
+        }
+      }
+    }
+    if (this.expiry.size > 2 * live + 1024) this.expiry.reset(entries);
   }
 
   dropChunk(chunk: Chunk): void {
@@ -212,6 +243,7 @@ export function loadState(store: Store): ShardState {
       const chunk = state.chunks.get(family.chunk(slot));
       const before = family.value(slot);
       family.set(slot, row.value, row.updated, row.expires);
+      if (row.expires > 0) state.expiry.push(row.expires, family, row.labels);
       state.bytes += heapBytes(row.labels, row.value) - heapBytes(row.labels, before);
       if (chunk !== undefined) {
         chunk.bytes += seriesBytes(row.labels, row.value) - seriesBytes(row.labels, before);
@@ -237,5 +269,20 @@ export function loadState(store: Store): ShardState {
     }
   }
   state.stale = store.staleRows();
+  for (const row of store.sources()) {
+    const id = sourceKey(row.source, row.grp);
+    let source = state.sources.get(id);
+    if (source === undefined) {
+      source = { source: row.source, group: row.grp, updated: row.updated, series: new Map(), parts: 0 };
+      state.sources.set(id, source);
+    }
+    source.parts++;
+    source.updated = Math.max(source.updated, row.updated);
+    for (const s of row.series) {
+      let keys = source.series.get(s.family);
+      if (keys === undefined) source.series.set(s.family, (keys = new Map()));
+      keys.set(s.key, s.value);
+    }
+  }
   return state;
 }

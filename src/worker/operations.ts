@@ -4,7 +4,7 @@
  * out to every shard for deletes and reads.
  */
 import type { BatchResult, DeleteResult, PushMode, PushResult } from "../../rpc";
-import type { ShardDeleteResult } from "../aggregator/aggregator";
+import { limitsOf, type ShardDeleteResult } from "../aggregator/aggregator";
 import { REGISTRY_NAME, shardForGroup, shardStub } from "../aggregator/objects";
 import type { ApplyOptions, PreparedFamily } from "../aggregator/plan";
 import { GatewayError } from "../common/errors";
@@ -60,6 +60,7 @@ export class Core {
    */
   async #apply(push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
     const env = this.#env;
+    options.limits = limitsOf(env);
     const reads = await shardsToRead(env);
     const shards = configuredShards(env);
     const shard =
@@ -112,10 +113,18 @@ export class Core {
     return this.#checked(() => ttlMsOf(seconds), group);
   }
 
-  /** Deletes a group's series (the Pushgateway's `DELETE /metrics/job/...`) on every shard. */
+  /**
+   * Deletes a group's series (the Pushgateway's `DELETE /metrics/job/...`) on every shard. With
+   * SOURCE_LABEL set and that label in the grouping key, only that source's last values are
+   * forgotten: the aggregate is shared with the other sources and keeps what it counted.
+   */
   async deleteGroup(group: LabelPairs): Promise<DeleteResult> {
-    const { group: pairs } = this.#sourceOf({ group, mode: "aggregate" });
+    const { group: pairs, source } = this.#sourceOf({ group, mode: "aggregate" });
     const key = labelKey(pairs);
+    if (source !== undefined) {
+      await shardStub(this.#env, shardForGroup(key, configuredShards(this.#env))).forgetSource(source, key);
+      return { deleted: 0 };
+    }
     return this.#deleteOnEveryShard((shard) => shard.removeGroup(key));
   }
 

@@ -1,0 +1,218 @@
+// Series lifecycle: expiry (TTL, alarm sweeps, stale markers), cumulative sources, histogram layout
+// changes, and the per-family cardinality limit.
+import { abortAllDurableObjects, createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { shardName } from "../src/aggregator/objects";
+import type { Page } from "../src/aggregator/pages";
+import Gateway from "../src/worker/entrypoint";
+import { rejection, withoutSelfMetrics } from "./helpers";
+
+const gw = exports.default;
+const shard = (i = 0) => env.AGGREGATOR.getByName(shardName(i));
+
+function gateway(overrides: Partial<Env> = {}): Gateway {
+  return new Gateway(createExecutionContext(), { ...env, ...overrides });
+}
+
+function http(g: Gateway, path: string, init?: RequestInit): Promise<Response> {
+  return g.fetch(new Request(`http://gateway${path}`, init));
+}
+
+async function lines(name: string, g: { scrape(): Promise<string> } = gw): Promise<string[]> {
+  return withoutSelfMetrics(await g.scrape())
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `) || l.startsWith(`${name}_`));
+}
+
+function metric(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeEach(async () => {
+  await gateway({ SHARDS: "4" }).delete("__all");
+});
+
+describe("expiry", () => {
+  it("never serves a series past its TTL, removes it in the alarm's sweep, and counts it", async () => {
+    const before = await gw.scrape();
+    await gw.inc("short_total", { a: "1" }, 1, { ttlSeconds: 0.05 });
+    await gw.inc("long_total", { a: "1" });
+    // Read as of 10 s from now: the short series is already left out, before any sweep.
+    const later = (await shard().read({ after: null, maxBytes: 1 << 20, now: Date.now() + 10_000 })) as unknown as Page;
+    expect(later.families.map((f) => f.name)).toEqual(["long_total"]);
+    await sleep(60);
+    // The alarm was set for the expiry; it may have fired on its own already.
+    await runDurableObjectAlarm(shard());
+    expect(await lines("short_total")).toEqual([]);
+    expect(await lines("long_total")).toEqual(['long_total{a="1"} 1']);
+    const after = await gw.scrape();
+    expect(metric(after, "metrics_gateway_series_expired_total") - metric(before, "metrics_gateway_series_expired_total")).toBe(1);
+    expect(await shard().verify()).toEqual([]);
+  });
+
+  it("refreshes a series' expiry with every write (the TTL counts from the last write)", async () => {
+    await gw.set("fresh", undefined, 1, { ttlSeconds: 0.2 });
+    await sleep(120);
+    await gw.set("fresh", undefined, 2, { ttlSeconds: 0.2 });
+    await sleep(120);
+    // 240 ms after the first write, 120 ms after the second: still there.
+    await shard().sweep();
+    expect(await lines("fresh")).toEqual(["fresh 2"]);
+  });
+
+  it("expires a Pushgateway group as a whole, measured from its last push (Metrics-TTL header)", async () => {
+    const g = gateway();
+    const put = await http(g, "/metrics/job/brief", { method: "PUT", body: "a 1\nb 2\n", headers: { "Metrics-TTL": "0.05" } });
+    expect(put.status).toBe(200);
+    expect(await lines("a", g)).toEqual(['a{job="brief"} 1']);
+    await sleep(60);
+    // Past its TTL the group is not served even before the sweep: neither its series nor its push times.
+    const text = withoutSelfMetrics(await g.scrape());
+    expect(text).not.toContain('job="brief"');
+    await shard().sweep();
+    const api = (await (await http(g, "/api/v1/metrics")).json()) as { data: unknown[] };
+    expect(api.data).toEqual([]);
+    expect(await shard().verify()).toEqual([]);
+  });
+
+  it("uses SERIES_TTL_SECONDS when a write gives none, and ttlSeconds 0 to keep a series forever", async () => {
+    const g = gateway({ SERIES_TTL_SECONDS: "0.05" });
+    await g.inc("default_total");
+    await g.inc("kept_total", undefined, 1, { ttlSeconds: 0 });
+    await sleep(60);
+    await shard().sweep();
+    expect(await lines("default_total", g)).toEqual([]);
+    expect(await lines("kept_total", g)).toEqual(["kept_total 1"]);
+  });
+
+  it("rejects a TTL that is not a number of seconds from 0 to a year", async () => {
+    for (const ttlSeconds of [-1, Number.NaN, 400 * 86400]) {
+      expect((await rejection(gw.inc("bad_ttl_total", undefined, 1, { ttlSeconds }))).name).toBe("BadRequest");
+    }
+    const response = await http(gateway(), "/metrics", { method: "POST", body: "x 1\n", headers: { "Metrics-TTL": "soon" } });
+    expect(response.status).toBe(400);
+  });
+
+  it("sweeps in chunks, so writes wait at most one chunk", async () => {
+    const body = Array.from({ length: 5000 }, (_, i) => `bulk{i="${i}"} 1`).join("\n") + "\n";
+    await gw.push(body, { ttlSeconds: 30 });
+    // Swept as of a minute from now; a write in the middle of the sweep is applied between two chunks and survives.
+    const sweeping = shard().sweep(Date.now() + 60_000, 1000);
+    await gw.inc("during_total");
+    expect(await sweeping).toBe(5000);
+    const left = (await shard().read({ after: null, maxBytes: 1 << 20, now: 1 })) as unknown as Page;
+    expect(left.families.map((f) => f.name)).toEqual(["during_total"]);
+  });
+});
+
+describe("cumulative sources", () => {
+  it("adds only each source's increase, and a restart (a lower value) whole", async () => {
+    const push = (source: string, total: number, gauge: number) =>
+      gw.push(`# TYPE jobs_total counter\njobs_total ${total}\n# TYPE queue gauge\nqueue ${gauge}\n`, { source });
+    await push("p1", 5, 1);
+    await push("p1", 8, 2);
+    await push("p2", 4, 3);
+    await push("p1", 2, 4); // p1 restarted: 2 counts whole
+    await push("p2", 6, 5);
+    expect(await lines("jobs_total")).toEqual(["jobs_total 16"]);
+    expect(await lines("queue")).toEqual(["queue 5"]);
+    // The sources' last values survive a restart of the gateway: no double count after it.
+    await abortAllDurableObjects();
+    await push("p1", 3, 6);
+    expect(await lines("jobs_total")).toEqual(["jobs_total 17"]);
+  });
+
+  it("takes histogram and summary increases bucket by bucket, quantiles as pushed", async () => {
+    const hist = (c1: number, c2: number, sum: number) =>
+      `# TYPE lat histogram\nlat_bucket{le="1"} ${c1}\nlat_bucket{le="+Inf"} ${c2}\nlat_sum ${sum}\nlat_count ${c2}\n# TYPE rt summary\nrt{quantile="0.5"} ${sum}\nrt_sum ${sum}\nrt_count ${c2}\n`;
+    await gw.push(hist(1, 2, 3), { source: "a" });
+    await gw.push(hist(2, 4, 7), { source: "a" });
+    await gw.push(hist(1, 1, 1), { source: "b" });
+    expect(await lines("lat")).toEqual(['lat_bucket{le="1"} 3', 'lat_bucket{le="+Inf"} 5', "lat_sum 8", "lat_count 5"]);
+    expect(await lines("rt")).toEqual(['rt{quantile="0.5"} 1', "rt_sum 8", "rt_count 5"]);
+  });
+
+  it("reads the source from Metrics-Source, or from SOURCE_LABEL in the grouping key (not stored)", async () => {
+    const g = gateway({ SOURCE_LABEL: "instance" });
+    for (const [instance, total] of [["a", 3], ["b", 5], ["a", 4], ["b", 1]] as const) {
+      const r = await http(g, `/metrics/job/j/instance/${instance}`, { method: "POST", body: `# TYPE done_total counter\ndone_total ${total}\n` });
+      expect(r.status).toBe(200);
+    }
+    // a: 3 then +1; b: 5 then restarted with 1: 3 + 1 + 5 + 1 = 10, one series without the instance label.
+    expect(await lines("done_total", g)).toEqual(['done_total{job="j"} 10']);
+    // DELETE naming a source forgets that source; the aggregate keeps what it counted.
+    expect((await http(g, "/metrics/job/j/instance/a", { method: "DELETE" })).status).toBe(202);
+    await http(g, "/metrics/job/j/instance/a", { method: "POST", body: "# TYPE done_total counter\ndone_total 2\n" });
+    expect(await lines("done_total", g)).toEqual(['done_total{job="j"} 12']);
+    const header = await http(gateway(), "/metrics", { method: "POST", body: "# TYPE hdr_total counter\nhdr_total 7\n", headers: { "Metrics-Source": "w1" } });
+    expect(header.status).toBe(200);
+    await http(gateway(), "/metrics", { method: "POST", body: "# TYPE hdr_total counter\nhdr_total 9\n", headers: { "Metrics-Source": "w1" } });
+    expect(await lines("hdr_total")).toEqual(["hdr_total 9"]);
+  });
+
+  it("forgets a source's last values after SOURCE_TTL_SECONDS without changing the aggregate", async () => {
+    await gw.push("# TYPE s_total counter\ns_total 5\n", { source: "old" });
+    expect((await shard(0).sourceStats()).series + (await shard(1).sourceStats()).series + (await shard(2).sourceStats()).series + (await shard(3).sourceStats()).series).toBe(1);
+    for (let i = 0; i < 4; i++) await shard(i).sweep(Date.now() + 3_601_000);
+    let tracked = 0;
+    for (let i = 0; i < 4; i++) tracked += (await shard(i).sourceStats()).series;
+    expect(tracked).toBe(0);
+    expect(await lines("s_total")).toEqual(["s_total 5"]);
+  });
+});
+
+describe("histogram layout changes", () => {
+  it("merges a rolling deploy's two layouts over the common bounds, across shards, losing no count or sum", async () => {
+    const g = gateway({ SHARDS: "4" });
+    // Old and new versions interleaved; ungrouped writes rotate over the four shards.
+    for (let i = 0; i < 12; i++) {
+      const buckets = i % 2 === 0 ? [0.1, 0.5, 1] : [0.1, 0.25, 1, 2];
+      await g.observe("deploy_seconds", undefined, 0.5, buckets);
+    }
+    // Each shard holds one layout so far; the read merges them over the common bounds.
+    expect(await lines("deploy_seconds", g)).toEqual(['deploy_seconds_bucket{le="0.1"} 0', 'deploy_seconds_bucket{le="1"} 12', 'deploy_seconds_bucket{le="+Inf"} 12', "deploy_seconds_sum 6", "deploy_seconds_count 12"]);
+    // The 13th lands on shard 0 (old layout stored) with the new layout: the stored layout narrows there, counted.
+    await g.observe("deploy_seconds", undefined, 2, [0.1, 0.25, 1, 2]);
+    expect(await lines("deploy_seconds", g)).toEqual(['deploy_seconds_bucket{le="0.1"} 0', 'deploy_seconds_bucket{le="1"} 12', 'deploy_seconds_bucket{le="+Inf"} 13', "deploy_seconds_sum 8", "deploy_seconds_count 13"]);
+    expect(metric(await g.scrape(), 'metrics_gateway_histogram_layout_narrowed_total{family="deploy_seconds"}')).toBe(1);
+    const status = (await (await http(g, "/api/v1/status")).json()) as { data: { histogram_layouts_narrowed: Record<string, number> } };
+    expect(Object.keys(status.data.histogram_layouts_narrowed)).toEqual(["deploy_seconds"]);
+  });
+});
+
+describe("cardinality", () => {
+  it("rejects a push taking a family past MAX_SERIES_PER_FAMILY across shards (413, nothing applied), still writes existing series", async () => {
+    const g = gateway({ SHARDS: "4", MAX_SERIES_PER_FAMILY: "5" });
+    for (let i = 0; i < 5; i++) await g.inc("users_total", { user: String(i) });
+    const before = await g.scrape();
+    const error = await rejection(g.push('# TYPE users_total counter\nusers_total{user="0"} 1\nusers_total{user="new"} 1\n'));
+    expect(error.name).toBe("LimitExceeded");
+    expect(error.message).toBe(
+      'metric "users_total" holds 5 series across all shards; this push would add 1 more, over the limit of 5 (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit',
+    );
+    const after = await g.scrape();
+    expect(await lines("users_total", g)).toEqual(['users_total{user="0"} 1', 'users_total{user="1"} 1', 'users_total{user="2"} 1', 'users_total{user="3"} 1', 'users_total{user="4"} 1']);
+    const reason = 'metrics_gateway_pushes_rejected_total{reason="family_cardinality"}';
+    expect(metric(after, reason) - metric(before, reason)).toBe(1);
+    // Existing series of the family can still be written, on any shard.
+    for (let i = 0; i < 8; i++) await g.inc("users_total", { user: String(i % 5) });
+    expect(await lines("users_total", g)).toEqual(['users_total{user="0"} 3', 'users_total{user="1"} 3', 'users_total{user="2"} 3', 'users_total{user="3"} 2', 'users_total{user="4"} 2']);
+  });
+
+  it("lists the ten families with the most series on the status page and in /api/v1/status", async () => {
+    const g = gateway({ SHARDS: "4" });
+    for (let f = 0; f < 12; f++) {
+      const body = Array.from({ length: f + 1 }, (_, i) => `fam${String(f).padStart(2, "0")}{i="${i}"} 1`).join("\n") + "\n";
+      await g.push(body);
+    }
+    const status = (await (await http(g, "/api/v1/status")).json()) as { data: { top_families: { name: string; series: number }[] } };
+    expect(status.data.top_families.map((f) => `${f.name}:${f.series}`)).toEqual(["fam11:12", "fam10:11", "fam09:10", "fam08:9", "fam07:8", "fam06:7", "fam05:6", "fam04:5", "fam03:4", "fam02:3"]);
+    const page = await (await http(g, "/")).text();
+    expect(page).toContain('<table id="top">');
+    expect(page).toContain("<tr><td><code>fam11</code></td><td class=\"n\">12</td></tr>");
+  });
+});
