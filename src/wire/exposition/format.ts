@@ -39,11 +39,11 @@ export interface RenderOptions {
 }
 
 /**
- * Why the renderer left a series out. The first three apply to every format when names are
- * escaped (never with `allow-utf-8`); the `OpenMetrics only` ones leave the series out of
- * OpenMetrics output only (text output keeps it: text has no such rules); `malformed_value`
- * applies to both; `name_clash` is for callers of {@link claimFamilyNames}. When several apply,
- * the first in this list is counted.
+ * Why the renderer left a series out; a series is counted once, under the first reason found.
+ * `malformed_value` applies to every format; the reasons marked "OpenMetrics only" to OpenMetrics
+ * output only (text keeps such series: its parsers have no such rules); the `escaped_*` ones to
+ * every format when names are escaped (never with `allow-utf-8`); `name_clash` is for callers of
+ * {@link claimFamilyNames} / {@link clashingFamilies}, which count a left-out family's series.
  */
 export type OmissionReason =
   /** The stored value does not fit the family's type (a number in a histogram, an array of the wrong length). */
