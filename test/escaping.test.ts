@@ -103,6 +103,13 @@ describe("escapeKey", () => {
     expect(parseLabelKey(escaped)).toEqual(["b", "ü😱", "my_label", 'q"uote\\back\nnew,"']);
   });
 
+  it("reads quoted names holding '=', '\"', ',' and escapes", () => {
+    const key = labelKey(["a=b", "1", 'c"d', "2", "e,f\\g\nh", "3"]);
+    expect(key).toBe('"a=b"="1","c\\"d"="2","e,f\\\\g\\nh"="3"');
+    expect(escapeKey(key, "underscores")).toBe('a_b="1",c_d="2",e_f_g_h="3"');
+    expect(escapeKey(key, "values")).toBe('U__a_3d_b="1",U__c_22_d="2",U__e_2c_f_5c_g_a_h="3"');
+  });
+
   it("parses a key whose value ends in ',' (it looks like it could hold a quoted name) and returns it as it is", () => {
     const key = 'a="x,",b="y"';
     expect(escapeKey(key, "underscores")).toBe(key);
@@ -121,7 +128,7 @@ describe("escapeKey", () => {
   });
 
   it("gives, for any label set, a key of legacy names whose values are the original values", () => {
-    const name = fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom("a", "b", "_", ".", "-", ":", "1", "é", "😱") }).filter((s) => !s.startsWith("__"));
+    const name = fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom("a", "b", "_", ".", "-", ":", "1", "é", "😱", "=", '"', ",", "\\", "\n", "{") }).filter((s) => !s.startsWith("__"));
     fc.assert(
       fc.property(fc.uniqueArray(fc.tuple(name, fc.string({ minLength: 1 })), { selector: (p) => p[0], maxLength: 5 }), fc.constantFrom("underscores", "dots", "values") as fc.Arbitrary<"underscores" | "dots" | "values">, (pairs, scheme) => {
         const key = labelKey(pairs.flat());
