@@ -72,7 +72,7 @@ const EDGE_VALUES = [
   1e21,
 ];
 
-const TRICKY_VALUE = 'q"uote b\\ack n\nl t\tab cr\rz ü😱 ,}{=# x';
+const TRICKY_VALUE = 'q"uote b\\ack n\nl t\tab cr\rz ü😱 ,}{=# x # y} 1';
 
 const TABLE: readonly Entry[] = [
   {
