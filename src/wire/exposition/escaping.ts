@@ -35,7 +35,7 @@ const metricRune: RuneTest = (c, first) =>
 const labelRune: RuneTest = (c, first) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (!first && c >= 48 && c <= 57);
 
 /**
- * `name` escaped with `scheme`, byte for byte as prometheus/common's `model.EscapeName` (v0.66):
+ * `name` escaped with `scheme`, byte for byte as prometheus/common's `model.EscapeName` (v0.70, commit d2417e2):
  * no validation, and `dots` rewrites even a legacy name's underscores (`a_b` -> `a__b`); use
  * {@link escapeMetricName} / {@link escapeLabelName} for what an exposition writes. Go walks the
  * name's UTF-8 runes; a lone UTF-16 surrogate (which UTF-8 cannot hold) counts as U+FFFD, the
