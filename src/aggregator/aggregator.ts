@@ -6,7 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { ERROR_STATUS, GatewayError, isErrorName } from "../common/errors";
-import { includesAll, labelNamesOf, parseLabelKey } from "../common/labels";
+import { includesAll, newLabelNames, parseLabelKey } from "../common/labels";
 import type { LabelPairs } from "../common/model";
 import { newCounters, type Counters, type ExportReport } from "../common/self-metrics";
 import type { PackedSeries } from "./codec";
@@ -58,6 +58,10 @@ export type GroupSummary = [key: string, pushTime: number, failureTime: number, 
 /** One family as the status views show it (series: this shard's). */
 export type FamilySummary = [name: string, type: string, help: string, unit: string, series: number];
 
+/** What the shard asks the registry about a family, with the keys it keeps to itself. */
+type LocalAdmitFamily = AdmitFamily & { keyNames: string[] };
+type LocalAdmit = Omit<AdmitItem, "families"> & { families: LocalAdmitFamily[] };
+
 /** A shard's series of one family and one group, as hashes for the registry's directory. */
 export interface DirectoryPart {
   group: string;
@@ -96,7 +100,7 @@ export class Aggregator extends DurableObject<Env> {
       void ctx.blockConcurrencyWhile(async () => {
         const items: AdmitItem[] = [...this.#state.families.values()].map((f) => ({
           group: "",
-          families: [{ name: f.name, type: f.type, labels: [...f.labelNames], keys: [], keyNames: [] }],
+          families: [{ name: f.name, type: f.type, labels: [...f.labelNames], keys: [] }],
           retype: [],
         }));
         try {
@@ -251,10 +255,10 @@ export class Aggregator extends DurableObject<Env> {
    * Asks the registry about everything in the batch that is new to this shard (families, label
    * names, series); nothing is asked when nothing is new.
    */
-  async #admit(items: WriteItem[]): Promise<{ verdicts: (AdmitVerdict | undefined)[]; retype: (Set<string> | undefined)[]; admitted: (AdmitItem | undefined)[] }> {
-    const asked: AdmitItem[] = [];
+  async #admit(items: WriteItem[]): Promise<{ verdicts: (AdmitVerdict | undefined)[]; retype: (Set<string> | undefined)[]; admitted: (LocalAdmit | undefined)[] }> {
+    const asked: LocalAdmit[] = [];
     const at: number[] = [];
-    const admitted: (AdmitItem | undefined)[] = items.map(() => undefined);
+    const admitted: (LocalAdmit | undefined)[] = items.map(() => undefined);
     items.forEach((item, i) => {
       const a = this.#admitItem(item);
       if (a !== undefined) {
@@ -268,14 +272,22 @@ export class Aggregator extends DurableObject<Env> {
     if (asked.length === 0) return { verdicts, retype, admitted };
     let answers: AdmitVerdict[];
     try {
-      answers = await this.#registry().admit(Math.max(0, this.#index), asked);
+      // Only hashes travel; the keys stay here for messages and for taking back what failed.
+      const sent: AdmitItem[] = asked.map((a) => ({ ...a, families: a.families.map(({ name, type, labels, keys }) => ({ name, type, labels, keys })) }));
+      answers = await this.#registry().admit(Math.max(0, this.#index), sent);
     } catch (error) {
       const message = `the registry did not answer (${error instanceof Error ? error.message : String(error)}); nothing was applied, retry`;
       for (const i of at) verdicts[i] = { error: { name: "Unavailable", message, reason: "Unavailable" } };
       return { verdicts, retype, admitted: items.map(() => undefined) };
     }
     at.forEach((i, n) => {
-      verdicts[i] = answers[n];
+      const answer = answers[n];
+      const named = answer !== undefined && "error" in answer ? answer.error.series : undefined;
+      if (answer !== undefined && "error" in answer && named !== undefined) {
+        const key = asked[n]?.families.find((f) => f.name === named[0])?.keyNames[named[1]] ?? "";
+        answer.error.message = answer.error.message.replace("{series}", `${named[0]}{${key}}`);
+      }
+      verdicts[i] = answer;
       // The registry drops retypes another shard forbids; what it kept comes back in the item.
       retype[i] = new Set(asked[n]?.retype ?? []);
       if (answers[n] !== undefined && "error" in (answers[n] ?? {})) admitted[i] = undefined;
@@ -284,32 +296,35 @@ export class Aggregator extends DurableObject<Env> {
   }
 
   /** What of a write is new to this shard, for the registry; undefined when nothing is. */
-  #admitItem(item: WriteItem): AdmitItem | undefined {
-    const families: AdmitFamily[] = [];
+  #admitItem(item: WriteItem): LocalAdmit | undefined {
+    const families: LocalAdmitFamily[] = [];
     const retype: string[] = [];
     const group = item.options.group;
     for (const family of item.push) {
       const stored = this.#state.families.get(family.name);
       const fresh = stored === undefined || stored.type !== family.type;
-      const known = fresh ? new Set<string>() : stored.labelNames;
-      const labels = new Set<string>();
+      const known = fresh ? [] : [...stored.labelNames];
+      const labels: string[] = [];
       const keys: number[] = [];
       const keyNames: string[] = [];
       for (const key of family.keys) {
         if (!fresh && stored.slot(key) >= 0) continue;
         keys.push(keyHash(key));
         keyNames.push(key);
-        for (const name of labelNamesOf(key)) if (!known.has(name)) labels.add(name);
+        for (const name of newLabelNames(key, known)) {
+          known.push(name);
+          labels.push(name);
+        }
       }
       if (!fresh && keys.length === 0) continue;
-      families.push({ name: family.name, type: family.type, labels: [...labels], keys, keyNames });
+      families.push({ name: family.name, type: family.type, labels, keys, keyNames });
       if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace") retype.push(family.name);
     }
     return families.length === 0 ? undefined : { group, families, retype, familyLimit: this.#limits(item.options).maxSeriesPerFamily };
   }
 
   /** After a batch: tell the registry what this shard no longer holds, and what admitted writes did not become. */
-  #afterCommit(committed: CommitResult[], admitted: (AdmitItem | undefined)[], outcomes: (Outcome | undefined)[]): void {
+  #afterCommit(committed: CommitResult[], admitted: (LocalAdmit | undefined)[], outcomes: (Outcome | undefined)[]): void {
     const released = new Map<string, number[]>();
     const add = (family: string, hash: number) => {
       const list = released.get(family);

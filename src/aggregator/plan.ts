@@ -61,6 +61,8 @@ export interface StagedSeries {
   updated: number;
   expires: number;
   group: string;
+  /** Its slot in the family in memory when planned (-1: not in memory), so the commit need not look it up again. */
+  slot: number;
 }
 
 /** What a batch does to one family. */
@@ -109,6 +111,12 @@ export class Stage {
   removedSeries = 0;
   addedBytes = 0;
   readonly #undo: Undo[] = [];
+  /**
+   * Whether changes are recorded for a rollback. A write planned onto an empty stage (a big push
+   * alone in its batch, the common case) is rolled back by clearing the stage: no undo record per
+   * series is kept for it.
+   */
+  #record = true;
   readonly #state: ShardState;
 
   constructor(state: ShardState) {
@@ -124,15 +132,40 @@ export class Stage {
     const id = sourceId(source, group);
     if (this.replacedSources.has(id)) return;
     this.replacedSources.add(id);
-    this.#undo.push(() => this.replacedSources.delete(id));
+    this.#onUndo(() => this.replacedSources.delete(id));
   }
 
   mark(): number {
+    this.#record = !this.empty || this.accepted > 0 || this.#undo.length > 0;
     return this.#undo.length;
   }
 
   rollback(mark: number): void {
+    if (!this.#record) {
+      this.#clear();
+      return;
+    }
     while (this.#undo.length > mark) this.#undo.pop()?.();
+  }
+
+  #clear(): void {
+    this.families.clear();
+    this.groups.clear();
+    this.sources.clear();
+    this.replacedSources.clear();
+    this.narrowed.clear();
+    this.notes.narrowed = 0;
+    this.accepted = 0;
+    this.addedSeries = 0;
+    this.removedSeries = 0;
+    this.addedBytes = 0;
+    this.#undo.length = 0;
+    this.#record = true;
+  }
+
+  /** Keeps an undo step, unless the stage is rolled back by clearing it. */
+  #onUndo(step: Undo): void {
+    if (this.#record) this.#undo.push(step);
   }
 
   family(name: string): StageFamily {
@@ -151,7 +184,7 @@ export class Stage {
         deletes: new Set(),
       };
       this.families.set(name, f);
-      this.#undo.push(() => this.families.delete(name));
+      this.#onUndo(() => this.families.delete(name));
     }
     return f;
   }
@@ -168,7 +201,7 @@ export class Stage {
     if (family === undefined) return undefined;
     const slot = family.slot(key);
     if (slot < 0) return undefined;
-    return { value: family.value(slot), updated: family.updated(slot), expires: family.expires(slot), group: this.#state.groupOf(family, slot).key };
+    return { value: family.value(slot), updated: family.updated(slot), expires: family.expires(slot), group: this.#state.groupOf(family, slot).key, slot };
   }
 
   set(f: StageFamily, key: string, series: StagedSeries): void {
@@ -178,7 +211,7 @@ export class Stage {
     const bytes = heapBytes(key, series.value) - (before !== undefined ? heapBytes(key, before.value) : 0);
     this.addedBytes += bytes;
     if (!existed) this.addedSeries++;
-    this.#undo.push(() => {
+    this.#onUndo(() => {
       if (before === undefined) f.upserts.delete(key);
       else f.upserts.set(key, before);
       this.addedBytes -= bytes;
@@ -194,7 +227,7 @@ export class Stage {
     const wasDeleted = f.deletes.has(key);
     if (inMemory) f.deletes.add(key);
     this.removedSeries++;
-    this.#undo.push(() => {
+    this.#onUndo(() => {
       if (before !== undefined) f.upserts.set(key, before);
       if (inMemory && !wasDeleted) f.deletes.delete(key);
       this.removedSeries--;
@@ -215,7 +248,7 @@ export class Stage {
     f.type = type;
     f.upserts.clear();
     this.removedSeries += gone;
-    this.#undo.push(() => {
+    this.#onUndo(() => {
       f.retyped = before.retyped;
       f.type = before.type;
       f.upserts.clear();
@@ -233,13 +266,13 @@ export class Stage {
     if (help !== "") f.help = help;
     if (unit !== "") f.unit = unit;
     f.metaChanged = before.metaChanged || f.existing === undefined || f.help !== before.help || f.unit !== before.unit || f.type !== before.type;
-    this.#undo.push(() => Object.assign(f, before));
+    this.#onUndo(() => Object.assign(f, before));
   }
 
   setGroup(key: string, change: StageGroup): void {
     const before = this.groups.get(key);
     this.groups.set(key, { ...before, ...change });
-    this.#undo.push(() => {
+    this.#onUndo(() => {
       if (before === undefined) this.groups.delete(key);
       else this.groups.set(key, before);
     });
@@ -261,20 +294,20 @@ export class Stage {
     if (bySource === undefined) {
       bySource = new Map();
       this.sources.set(id, bySource);
-      this.#undo.push(() => this.sources.delete(id));
+      this.#onUndo(() => this.sources.delete(id));
     }
     let byFamily = bySource.get(name);
     if (byFamily === undefined) {
       byFamily = new Map();
       bySource.set(name, byFamily);
       const map = bySource;
-      this.#undo.push(() => map.delete(name));
+      this.#onUndo(() => map.delete(name));
     }
     const had = byFamily.has(key);
     const before = byFamily.get(key);
     byFamily.set(key, value);
     const map = byFamily;
-    this.#undo.push(() => {
+    this.#onUndo(() => {
       if (had && before !== undefined) map.set(key, before);
       else map.delete(key);
     });
@@ -284,7 +317,7 @@ export class Stage {
     if (n === 0) return;
     this.narrowed.set(name, (this.narrowed.get(name) ?? 0) + n);
     this.notes.narrowed += n;
-    this.#undo.push(() => {
+    this.#onUndo(() => {
       const left = (this.narrowed.get(name) ?? n) - n;
       if (left === 0) this.narrowed.delete(name);
       else this.narrowed.set(name, left);
@@ -294,7 +327,7 @@ export class Stage {
 
   countAccepted(): void {
     this.accepted++;
-    this.#undo.push(() => this.accepted--);
+    this.#onUndo(() => this.accepted--);
   }
 }
 
@@ -395,7 +428,7 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
       }
       const ttl = family.ttls?.[i] ?? -1;
       const seriesTtl = ttl >= 0 ? ttl : ttlMs;
-      stage.set(f, key, { value, updated: now, expires: group === "" && seriesTtl > 0 ? now + seriesTtl : 0, group });
+      stage.set(f, key, { value, updated: now, expires: group === "" && seriesTtl > 0 ? now + seriesTtl : 0, group, slot: current?.slot ?? -1 });
     }
     stage.narrow(family.name, narrowed);
     series += family.keys.length;

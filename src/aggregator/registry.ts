@@ -26,10 +26,8 @@ export interface AdmitFamily {
   type: MetricType;
   /** Label names the shard has not seen in this family. */
   labels: string[];
-  /** Hashes (see `keyHash`) of series new to the shard. */
+  /** Hashes (see `keyHash`) of series new to the shard (only hashes travel: messages name a series by its index). */
   keys: number[];
-  /** The label keys of those series, parallel to `keys` (for messages). */
-  keyNames: string[];
 }
 
 /** One write of a batch, as the registry sees it. */
@@ -43,7 +41,21 @@ export interface AdmitItem {
   familyLimit?: number;
 }
 
-export type AdmitVerdict = { ok: true } | { error: { name: string; message: string; reason: string } };
+/**
+ * A write's verdict. A rejection that names one of the write's series says which (`series`: its
+ * family and index in that family's `keys`) and writes `{series}` in the message where the shard
+ * puts the series' name.
+ */
+export type AdmitVerdict = { ok: true } | { error: { name: string; message: string; reason: string; series?: [family: string, index: number] } };
+
+/** Thrown inside the registry for a rejection that names a series. */
+class SeriesRejection extends GatewayError {
+  readonly series: [string, number];
+  constructor(name: "Conflict", message: string, series: [string, number]) {
+    super(name, message);
+    this.series = series;
+  }
+}
 
 /** Per family, what the directory knows: series, and series per group. */
 export interface FamilyCount {
@@ -131,7 +143,9 @@ export class TypeRegistry extends DurableObject<Env> {
         verdicts.push({ ok: true });
       } catch (error) {
         const e = error instanceof GatewayError ? error : new GatewayError("Unavailable", String(error));
-        verdicts.push({ error: { name: e.name, message: e.message, reason: reasonOf(e) } });
+        const verdict: AdmitVerdict = { error: { name: e.name, message: e.message, reason: reasonOf(e) } };
+        if (e instanceof SeriesRejection) verdict.error.series = e.series;
+        verdicts.push(verdict);
       }
     }
     return verdicts;
@@ -218,9 +232,10 @@ export class TypeRegistry extends DurableObject<Env> {
       const hash = f.keys[i] ?? 0;
       const current = dir.owner(hash);
       if (current >= 0 && current !== owner) {
-        throw new GatewayError(
+        throw new SeriesRejection(
           "Conflict",
-          `series ${f.name}{${f.keyNames[i] ?? ""}} is held by ${groupName(this.#owners[current] ?? "")}; ${groupName(group)} cannot write it: a series belongs to one group (delete it there first)`,
+          `series {series} is held by ${groupName(this.#owners[current] ?? "")}; ${groupName(group)} cannot write it: a series belongs to one group (delete it there first)`,
+          [f.name, i],
         );
       }
       if (current < 0) added++;

@@ -141,3 +141,44 @@ export function labelNamesOf(key: string): string[] {
   }
   return names;
 }
+
+/**
+ * The label names of a key that are not in `known`, without allocating for the known ones (a push
+ * of 100,000 new series of one family has the same few names in every key).
+ *
+ * @example newLabelNames('a="1",b="2"', ["a"]) // ["b"]
+ */
+export function newLabelNames(key: string, known: readonly string[]): string[] {
+  let out: string[] | undefined;
+  let i = 0;
+  const n = key.length;
+  while (i < n) {
+    let name: string | undefined;
+    if (key.charCodeAt(i) === 34) {
+      const r = readQuoted(key, i);
+      name = r.value;
+      i = r.end;
+      if (known.includes(name)) name = undefined;
+    } else {
+      const eq = key.indexOf("=", i);
+      let hit = false;
+      for (const k of known) {
+        if (k.length === eq - i && key.startsWith(k, i)) {
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) name = key.slice(i, eq);
+      i = eq;
+    }
+    if (name !== undefined && out?.includes(name) !== true) (out ??= []).push(name);
+    i += 2;
+    for (;;) {
+      const c = key.charCodeAt(i);
+      if (c === 34 || Number.isNaN(c)) break;
+      i += c === 92 ? 2 : 1;
+    }
+    i += 2;
+  }
+  return out ?? [];
+}
