@@ -355,4 +355,18 @@ describe("cron export", () => {
     const dropped = 'metrics_gateway_remote_write_series_dropped_total{reason="invalid_name"}';
     expect(metric(await gw.scrape(), dropped) - metric(before, dropped)).toBe(1);
   });
+
+  it("sends stale markers for a deleted group's series and its push times", async () => {
+    await gw.push("grp_total 3\n", { group: { job: "gone" } });
+    receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now());
+    vi.restoreAllMocks();
+    expect(await gw.fetch(new Request("http://gateway/metrics/job/gone", { method: "DELETE" })).then((r) => r.status)).toBe(202);
+    const next = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now() + 1);
+    const request = next[0]?.request ?? { series: [], metadata: [] };
+    for (const name of ['grp_total{job="gone"}', 'push_time_seconds{job="gone"}', 'push_failure_time_seconds{job="gone"}']) {
+      expect(find(request, name)?.samples[0]?.bits).toBe(0x7ff0000000000002n);
+    }
+  });
 });

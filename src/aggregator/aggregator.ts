@@ -13,12 +13,12 @@ import type { PackedSeries } from "./codec";
 import { commitStage, type CommitResult } from "./commit";
 import { keyHash } from "./directory";
 import { REGISTRY_NAME, shardIndexOf } from "./objects";
-import { groupExpired, readPage, seriesExpired, type Page, type PageRequest } from "./pages";
+import { groupExpired, PUSH_FAILURE_TIME, PUSH_TIME, readPage, seriesExpired, type Page, type PageRequest } from "./pages";
 import { planWrite, Stage, type ApplyOptions, type PlanResult, type PreparedFamily, type WriteItem, type WriteLimits } from "./plan";
 import type { AdmitFamily, AdmitItem, AdmitVerdict } from "./registry";
 import { loadState, type ShardState } from "./state";
 import { sourceKey } from "./sources";
-import { Store } from "./store";
+import { Store, type StaleRow } from "./store";
 
 /** A write's outcome as a shard reports it (plain data: it crosses requests in group commit). */
 export type Outcome = { ok: ShardPushResult } | { error: { name: string; message: string } };
@@ -425,9 +425,17 @@ export class Aggregator extends DurableObject<Env> {
   #dropGroups(keys: string[]): void {
     const named = keys.filter((k) => k !== "" && this.#state.groups.has(k));
     if (named.length === 0) return;
+    // The groups' push times were series of their own in every export: they are owed stale markers too.
+    const now = Date.now();
+    const stale: PackedSeries[] = this.#exporting
+      ? named.flatMap((key) => [PUSH_TIME, PUSH_FAILURE_TIME].map((family) => ({ family, type: "gauge" as const, key, value: 0, updated: now, expires: 0 })))
+      : [];
+    let row: StaleRow | undefined;
     this.ctx.storage.transactionSync(() => {
       for (const k of named) this.#store.deleteGroup(k);
+      if (stale.length > 0) row = this.#store.putStale(now, stale);
     });
+    if (row !== undefined) this.#state.stale.push(row);
     for (const k of named) {
       const group = this.#state.groups.get(k);
       if (group !== undefined && group.series === 0) this.#state.dropGroup(group);
@@ -650,6 +658,10 @@ export class Aggregator extends DurableObject<Env> {
   live(series: [family: string, key: string][]): boolean[] {
     const now = Date.now();
     return series.map(([name, key]) => {
+      if (name === PUSH_TIME || name === PUSH_FAILURE_TIME) {
+        const group = this.#state.groups.get(key);
+        return group !== undefined && group.pushTime > 0 && !groupExpired(group, now);
+      }
       const family = this.#state.families.get(name);
       const slot = family?.slot(key) ?? -1;
       return family !== undefined && slot >= 0 && !seriesExpired(this.#state, family, slot, now);
