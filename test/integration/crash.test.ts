@@ -9,7 +9,7 @@
  * CRASH_SEED=<n> replays another schedule.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -300,6 +300,12 @@ interface Setup {
  * (and a stale entry after a kill); WRANGLER_LOG_PATH keeps the debug logs there too. The copy
  * also keeps a developer's .dev.vars out.
  *
+ * TMPDIR points into that directory as well: each wrangler dev makes a `miniflare-<hash>` scratch
+ * directory in the OS temp dir and removes it only on an orderly exit, which a SIGKILL never
+ * allows, and wrangler's update check caches its answer in `<temp dir>/update-check`. Both would
+ * otherwise be left in /tmp (one miniflare-* per instance). WRANGLER_HIDE_BANNER skips the banner,
+ * and with it that update check (a request to the npm registry: the test talks to 127.0.0.1 only).
+ *
  * The gateway is bundled once and every instance runs that bundle (`--no-bundle`): the tree is
  * shared, and an edit elsewhere in src/ during the run would otherwise hot-reload some instances
  * and not others.
@@ -318,7 +324,10 @@ async function setUp(): Promise<Setup> {
     WRANGLER_SEND_METRICS: "false",
     WRANGLER_REGISTRY_PATH: join(dir, "registry"),
     WRANGLER_LOG_PATH: join(dir, "logs"),
+    TMPDIR: join(dir, "tmp"),
+    WRANGLER_HIDE_BANNER: "true",
   };
+  mkdirSync(join(dir, "tmp"));
   if (!existsSync(WRANGLER)) throw new Error(`cannot start the gateway: ${WRANGLER} does not exist (run npm ci)`);
   const dist = join(dir, "dist");
   await new Promise<void>((ok, fail) => {
