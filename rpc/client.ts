@@ -16,7 +16,7 @@
  * };
  * ```
  */
-import type { BatchResult, Labels, MetricOp, MetricsGateway } from "./index";
+import type { BatchResult, Labels, MetricOp, MetricsGateway, WriteOptions } from "./index";
 
 /** What the helper needs of a binding: the `batch` method. */
 export type BatchTarget = Pick<MetricsGateway, "batch">;
@@ -27,9 +27,9 @@ export interface WaitUntil {
 }
 
 export interface Metrics {
-  inc(name: string, labels?: Labels, value?: number): void;
-  set(name: string, labels: Labels | undefined, value: number): void;
-  observe(name: string, labels: Labels | undefined, value: number, buckets?: number[]): void;
+  inc(name: string, labels?: Labels, value?: number, options?: WriteOptions): void;
+  set(name: string, labels: Labels | undefined, value: number, options?: WriteOptions): void;
+  observe(name: string, labels: Labels | undefined, value: number, buckets?: number[], options?: WriteOptions): void;
   /**
    * Sends what is collected now and resolves when the gateway has stored it (or rejects with its
    * error, e.g. `InvalidName`). Writes made after a flush go in the next call.
@@ -64,10 +64,12 @@ export function metrics(binding: BatchTarget, ctx: WaitUntil): Metrics {
         .catch((error: unknown) => console.error("metrics-gateway: a batch of writes was rejected:", error)),
     );
   };
+  const ttl = (op: MetricOp, options: WriteOptions | undefined): MetricOp => (options?.ttlSeconds === undefined ? op : { ...op, ttlSeconds: options.ttlSeconds });
   return {
-    inc: (name, labels, value) => add(value === undefined ? { op: "inc", name, labels } : { op: "inc", name, labels, value }),
-    set: (name, labels, value) => add({ op: "set", name, labels, value }),
-    observe: (name, labels, value, buckets) => add(buckets === undefined ? { op: "observe", name, labels, value } : { op: "observe", name, labels, value, buckets }),
+    inc: (name, labels, value, options) => add(ttl(value === undefined ? { op: "inc", name, labels } : { op: "inc", name, labels, value }, options)),
+    set: (name, labels, value, options) => add(ttl({ op: "set", name, labels, value }, options)),
+    observe: (name, labels, value, buckets, options) =>
+      add(ttl(buckets === undefined ? { op: "observe", name, labels, value } : { op: "observe", name, labels, value, buckets }, options)),
     flush: send,
     get pending() {
       return ops.length;

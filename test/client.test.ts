@@ -1,7 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import type { MetricOp } from "../rpc";
+import type { Page } from "../src/aggregator/pages";
 import { metrics, type Metrics } from "../rpc/client";
 import { rejection, userScrape, writeCalls } from "./helpers";
 
@@ -70,5 +71,20 @@ describe("metrics() batching helper", () => {
   it("has the documented types", () => {
     expectTypeOf(metrics).parameter(0).toExtend<{ batch(ops: MetricOp[]): Promise<{ applied: number }> }>();
     expectTypeOf(metrics).returns.toEqualTypeOf<Metrics>();
+  });
+
+  it("passes each write's TTL (ttlSeconds) through the batch", async () => {
+    const ctx = createExecutionContext();
+    const m = metrics(gw, ctx);
+    m.inc("brief_total", { r: "1" }, 1, { ttlSeconds: 30 });
+    m.set("kept", undefined, 1);
+    await m.flush();
+    await waitOnExecutionContext(ctx);
+    const shard = env.AGGREGATOR.getByName("aggregator");
+    const now = (await shard.read({ after: null, maxBytes: 1 << 20, now: Date.now() })) as unknown as Page;
+    expect(now.families.map((f) => f.name)).toEqual(["brief_total", "kept"]);
+    // A minute later the series with a 30 s TTL is no longer served; the other is.
+    const later = (await shard.read({ after: null, maxBytes: 1 << 20, now: Date.now() + 60_000 })) as unknown as Page;
+    expect(later.families.map((f) => f.name)).toEqual(["kept"]);
   });
 });

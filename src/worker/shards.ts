@@ -5,10 +5,13 @@
 import { GatewayError } from "../common/errors";
 import { REGISTRY_NAME } from "../aggregator/objects";
 
-/** The SHARDS setting: how many shards writes are spread over. */
+/** The most shards: the registry's directory records which shards hold a series in a 32-bit mask. */
+export const MAX_SHARDS = 32;
+
+/** The SHARDS setting: how many shards writes are spread over (1 to {@link MAX_SHARDS}). */
 export function configuredShards(env: Env): number {
   const n = Math.floor(Number(env.SHARDS));
-  return Number.isFinite(n) && n >= 1 ? n : 1;
+  return Number.isFinite(n) && n >= 1 ? Math.min(n, MAX_SHARDS) : 1;
 }
 
 const READ_CACHE_MS = 30_000;
