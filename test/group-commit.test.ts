@@ -1,4 +1,6 @@
-import { exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import Gateway from "../src/worker/entrypoint";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rejection, userScrape, writeCalls } from "./helpers";
 
@@ -9,6 +11,15 @@ beforeEach(async () => {
 });
 
 describe("group commit", () => {
+  it("sends the writes one request submits together as exactly one Durable Object call", async () => {
+    await gw.inc("one_total"); // the family exists: no registry claim
+    const before = await writeCalls();
+    const g = new Gateway(createExecutionContext(), env);
+    await Promise.all(Array.from({ length: 60 }, () => g.inc("one_total")));
+    expect((await writeCalls()) - before).toBe(1);
+    expect(await userScrape()).toContain("one_total 61\n");
+  });
+
   it("merges concurrent writes into few Durable Object calls and loses none", async () => {
     await gw.inc("warm_total"); // the family exists: later writes need no registry claim
     const before = await writeCalls();
