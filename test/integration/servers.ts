@@ -2,8 +2,8 @@
  * Starts real servers for integration tests: `wrangler dev` and Prometheus, on 127.0.0.1 only, and
  * checks that every peer a test starts is installed before the test relies on it.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -189,6 +189,57 @@ export async function startGateway(persistTo: string, vars: Record<string, strin
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForStarted(`${url}${ready}`, "wrangler dev", started);
+  } catch (e) {
+    await stopGroup(started.child);
+    throw e;
+  }
+  return { url, port, stop: () => stopGroup(started.child), output: started.output };
+}
+
+/**
+ * `startGateway`, but of a bundle of src/ built once when called, served with `--no-bundle`: other
+ * engineers edit src/ in this shared tree, and `wrangler dev` of the source hot-reloads on every
+ * save, which restarts the Durable Objects mid-test (their in-memory counters go back to 0). The
+ * project's wrangler.toml is copied into a temp dir of the test's own (main pointing back at the
+ * source), so `.wrangler/tmp`, the dev registry (WRANGLER_REGISTRY_PATH: no sibling Worker of
+ * another test finds this gateway), wrangler's logs and a developer's `.dev.vars` all stay out;
+ * WRANGLER_HIDE_BANNER skips wrangler's update check (a request to the npm registry), so the
+ * gateway talks to 127.0.0.1 only. Everything is removed with the file's temp dirs.
+ */
+export async function startBundledGateway(persistTo: string, vars: Record<string, string> = {}): Promise<Server> {
+  const wrangler = join(ROOT, "node_modules/.bin/wrangler");
+  try {
+    accessSync(wrangler, constants.X_OK);
+  } catch {
+    throw new Error(`${wrangler} is missing: run \`npm ci\` in ${ROOT}`);
+  }
+  const dir = tempDir("mg-bundle-");
+  const source = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const main = /^main\s*=\s*"([^"]+)"/m.exec(source)?.[1];
+  if (main === undefined) throw new Error(`${join(ROOT, "wrangler.toml")} has no main = "..." line: cannot find the gateway's entry point`);
+  const config = join(dir, "wrangler.toml");
+  writeFileSync(config, source.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(resolve(ROOT, main))}`));
+  const env = {
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    WRANGLER_HIDE_BANNER: "true",
+    WRANGLER_REGISTRY_PATH: join(dir, "registry"),
+    WRANGLER_LOG_PATH: join(dir, "logs"),
+  };
+  const dist = join(dir, "dist");
+  await new Promise<void>((ok, fail) => {
+    execFile(wrangler, ["deploy", "--dry-run", "--outdir", dist, "-c", config], { cwd: dir, env: { ...process.env, ...env, TMPDIR: tempDir("mg-tmp-") }, timeout: 120_000 }, (error, stdout, stderr) => {
+      if (error === null) ok();
+      else fail(new Error(`cannot bundle the gateway: wrangler deploy --dry-run exited with ${String(error.code ?? error.signal)}:\n${stderr || stdout}`));
+    });
+  });
+  const port = await freePort();
+  const args = ["dev", join(dist, "index.js"), "--no-bundle", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--log-level", "warn", "--inspector-port", String(await freePort())];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const started = start(wrangler, args, env);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForStarted(`${url}/-/ready`, "wrangler dev", started);
   } catch (e) {
     await stopGroup(started.child);
     throw e;
