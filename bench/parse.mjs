@@ -19,11 +19,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const require = createRequire(import.meta.url);
 
-/** Bundles src/wire/exposition/parse.ts and src/aggregator/merge.ts into a temp dir and imports them. */
+/** Bundles src/wire/exposition/parse.ts and src/worker/validate.ts into a temp dir and imports them. */
 async function loadOurs() {
   const out = buildSync({
     stdin: {
-      contents: 'export { parseExposition } from "./src/wire/exposition/parse.ts"; export { prepare } from "./src/aggregator/merge.ts";',
+      contents: 'export { parseExposition } from "./src/wire/exposition/parse.ts"; export { prepare } from "./src/worker/validate.ts";',
       resolveDir: root,
       loader: "ts",
     },

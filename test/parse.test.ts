@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { GatewayError } from "../src/common/errors";
 import { type ParseOptions, parseExposition, parseNumber } from "../src/wire/exposition/parse";
 import { withGroupingLabels } from "../src/wire/grouping";
-import { prepare } from "../src/aggregator/merge";
+import { prepare } from "../src/worker/validate";
 import type { Family, Histogram, LabelPairs, Summary } from "../src/common/model";
 import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/common/names";
 

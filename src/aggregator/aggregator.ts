@@ -6,78 +6,25 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { ERROR_STATUS, GatewayError, isErrorName } from "../common/errors";
-import { includesAll, newLabelNames, parseLabelKey } from "../common/labels";
+import { includesAll, parseLabelKey } from "../common/labels";
 import type { LabelPairs } from "../common/model";
 import { newCounters, type Counters, type ExportReport } from "../common/self-metrics";
+import { admissionOf, forRegistry, releasesAfter, withSeriesNamed, type LocalAdmit } from "./admission";
 import type { PackedSeries } from "./codec";
 import { commitStage, type CommitResult } from "./commit";
+import { limitsOf, type Catalog, type DirectoryPart, type FamilySummary, type GroupSummary, type Outcome, type ShardDeleteResult, type ShardPushResult, type StalePage } from "./contract";
 import { keyHash } from "./directory";
 import { REGISTRY_NAME, shardIndexOf } from "./objects";
 import { groupExpired, PUSH_FAILURE_TIME, PUSH_TIME, readPage, seriesExpired, type Page, type PageRequest } from "./pages";
 import { planWrite, Stage, type ApplyOptions, type PlanResult, type PreparedFamily, type WriteItem, type WriteLimits } from "./plan";
-import type { AdmitFamily, AdmitItem, AdmitVerdict } from "./registry";
-import { loadState, type ShardState } from "./state";
+import type { AdmitItem, AdmitVerdict } from "./registry";
 import { sourceKey } from "./sources";
+import { loadState, type ShardState } from "./state";
 import { Store, type StaleRow } from "./store";
+import { nextExpiry, planSweep, SWEEP_CHUNK } from "./sweep";
+import { diffStates } from "./verify";
 
-/** A write's outcome as a shard reports it (plain data: it crosses requests in group commit). */
-export type Outcome = { ok: ShardPushResult } | { error: { name: string; message: string } };
-
-/** A shard's push result: what the caller gets, plus the families a replacing push emptied here. */
-export interface ShardPushResult extends PlanResult {
-  emptied?: string[];
-}
-
-/** A shard's delete: how many series went, and the families it no longer holds at all. */
-export interface ShardDeleteResult {
-  deleted: number;
-  /**
-   * A hash of each series that went (family and label key), so that a delete across shards counts
-   * a series once even if ungrouped writes left parts of it on several shards.
-   */
-  hashes?: number[];
-  emptied?: string[];
-}
-
-/** What a shard reports in the first step of a read: counts and counters, no series. */
-export interface Catalog {
-  families: number;
-  series: number;
-  bytes: number;
-  groups: number;
-  counters: Counters;
-  /** Stale markers owed by the export. */
-  staleMarkers: number;
-  /** Series of the ungrouped writes. */
-  ungrouped: number;
-}
-
-/** One group as the status views show it. */
-export type GroupSummary = [key: string, pushTime: number, failureTime: number, ttlMs: number, series: number, families: number];
-
-/** One family as the status views show it (series: this shard's). */
-export type FamilySummary = [name: string, type: string, help: string, unit: string, series: number];
-
-/** What the shard asks the registry about a family, with the keys it keeps to itself. */
-type LocalAdmitFamily = AdmitFamily & { keyNames: string[] };
-type LocalAdmit = Omit<AdmitItem, "families"> & { families: LocalAdmitFamily[] };
-
-/** A shard's series of one family and one group, as hashes for the registry's directory. */
-export interface DirectoryPart {
-  group: string;
-  hashes: number[];
-}
-
-/** Stale markers for the export, in pages by row. */
-export interface StalePage {
-  series: PackedSeries[];
-  /** The last stale row in this page; pass it as `after` for the next, and to `exported` as `upTo`. */
-  lastId: number;
-  more: boolean;
-}
-
-/** Series removed per transaction by a sweep: writes wait at most this long behind one. */
-export const SWEEP_CHUNK = 2_000;
+export type { Catalog, DirectoryPart, FamilySummary, GroupSummary, Outcome, ShardDeleteResult, ShardPushResult, StalePage } from "./contract";
 
 export class Aggregator extends DurableObject<Env> {
   readonly #store: Store;
@@ -256,100 +203,33 @@ export class Aggregator extends DurableObject<Env> {
    * names, series); nothing is asked when nothing is new.
    */
   async #admit(items: WriteItem[]): Promise<{ verdicts: (AdmitVerdict | undefined)[]; retype: (Set<string> | undefined)[]; admitted: (LocalAdmit | undefined)[] }> {
-    const asked: LocalAdmit[] = [];
-    const at: number[] = [];
-    const admitted: (LocalAdmit | undefined)[] = items.map(() => undefined);
-    items.forEach((item, i) => {
-      const a = this.#admitItem(item);
-      if (a !== undefined) {
-        at.push(i);
-        asked.push(a);
-        admitted[i] = a;
-      }
-    });
+    const admitted = items.map((item) => admissionOf(this.#state, item, this.#limits(item.options).maxSeriesPerFamily));
+    const at = admitted.flatMap((a, i) => (a === undefined ? [] : [i]));
+    const asked = at.map((i) => admitted[i]).filter((a): a is LocalAdmit => a !== undefined);
     const verdicts: (AdmitVerdict | undefined)[] = items.map(() => undefined);
     const retype: (Set<string> | undefined)[] = items.map(() => undefined);
     if (asked.length === 0) return { verdicts, retype, admitted };
     let answers: AdmitVerdict[];
     try {
-      // Only hashes travel; the keys stay here for messages and for taking back what failed.
-      const sent: AdmitItem[] = asked.map((a) => ({ ...a, families: a.families.map(({ name, type, labels, keys }) => ({ name, type, labels, keys })) }));
-      answers = await this.#registry().admit(Math.max(0, this.#index), sent);
+      answers = await this.#registry().admit(Math.max(0, this.#index), forRegistry(asked));
     } catch (error) {
       const message = `the registry did not answer (${error instanceof Error ? error.message : String(error)}); nothing was applied, retry`;
       for (const i of at) verdicts[i] = { error: { name: "Unavailable", message, reason: "Unavailable" } };
       return { verdicts, retype, admitted: items.map(() => undefined) };
     }
     at.forEach((i, n) => {
-      const answer = answers[n];
-      const named = answer !== undefined && "error" in answer ? answer.error.series : undefined;
-      if (answer !== undefined && "error" in answer && named !== undefined) {
-        const key = asked[n]?.families.find((f) => f.name === named[0])?.keyNames[named[1]] ?? "";
-        answer.error.message = answer.error.message.replace("{series}", `${named[0]}{${key}}`);
-      }
+      const answer = withSeriesNamed(answers[n], asked[n]);
       verdicts[i] = answer;
       // The registry drops retypes another shard forbids; what it kept comes back in the item.
       retype[i] = new Set(asked[n]?.retype ?? []);
-      if (answers[n] !== undefined && "error" in (answers[n] ?? {})) admitted[i] = undefined;
+      if (answer !== undefined && "error" in answer) admitted[i] = undefined;
     });
     return { verdicts, retype, admitted };
   }
 
-  /** What of a write is new to this shard, for the registry; undefined when nothing is. */
-  #admitItem(item: WriteItem): LocalAdmit | undefined {
-    const families: LocalAdmitFamily[] = [];
-    const retype: string[] = [];
-    const group = item.options.group;
-    for (const family of item.push) {
-      const stored = this.#state.families.get(family.name);
-      const fresh = stored === undefined || stored.type !== family.type;
-      const known = fresh ? [] : [...stored.labelNames];
-      const labels: string[] = [];
-      const keys: number[] = [];
-      const keyNames: string[] = [];
-      for (const key of family.keys) {
-        if (!fresh && stored.slot(key) >= 0) continue;
-        keys.push(keyHash(key));
-        keyNames.push(key);
-        for (const name of newLabelNames(key, known)) {
-          known.push(name);
-          labels.push(name);
-        }
-      }
-      if (!fresh && keys.length === 0) continue;
-      families.push({ name: family.name, type: family.type, labels, keys, keyNames });
-      if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace") retype.push(family.name);
-    }
-    return families.length === 0 ? undefined : { group, families, retype, familyLimit: this.#limits(item.options).maxSeriesPerFamily };
-  }
-
   /** After a batch: tell the registry what this shard no longer holds, and what admitted writes did not become. */
   #afterCommit(committed: CommitResult[], admitted: (LocalAdmit | undefined)[], outcomes: (Outcome | undefined)[]): void {
-    const released = new Map<string, number[]>();
-    const add = (family: string, hash: number) => {
-      const list = released.get(family);
-      if (list === undefined) released.set(family, [hash]);
-      else list.push(hash);
-    };
-    for (const c of committed) for (const r of c.removed) add(r.family, keyHash(r.key));
-    // Admitted but not applied (planning or storage failed): the registry must not keep them.
-    const unclaimed = new Set<string>();
-    admitted.forEach((a, i) => {
-      const o = outcomes[i];
-      if (a === undefined || o === undefined) return;
-      for (const f of a.families) {
-        const family = this.#state.families.get(f.name);
-        if ("ok" in o) {
-          // Applied: the label names the registry accepted are now the family's.
-          family?.addLabelNames(f.labels);
-          continue;
-        }
-        f.keys.forEach((hash, k) => {
-          if (family === undefined || family.type !== f.type || family.slot(f.keyNames[k] ?? "") < 0) add(f.name, hash);
-        });
-        if (family === undefined) unclaimed.add(f.name);
-      }
-    });
+    const { released, unclaimed } = releasesAfter(this.#state, committed, admitted, outcomes);
     const registry = this.#registry();
     if (released.size > 0) {
       const index = Math.max(0, this.#index);
@@ -455,26 +335,9 @@ export class Aggregator extends DurableObject<Env> {
     return Number.isFinite(n) && n > 0 ? n * 1000 : 3600_000;
   }
 
-  /** The next time something expires here: a series, a group, or a source's state. */
-  #nextExpiry(): number | undefined {
-    const state = this.#state;
-    let next = state.expiry.peek((e) => state.currentExpiry(e))?.at;
-    for (const group of state.groups.values()) {
-      if (group.key === "" || group.ttlMs <= 0 || group.pushTime <= 0) continue;
-      const at = group.pushTime + group.ttlMs;
-      if (next === undefined || at < next) next = at;
-    }
-    const sourceTtl = this.#sourceTtlMs;
-    for (const source of state.sources.values()) {
-      const at = source.updated + sourceTtl;
-      if (next === undefined || at < next) next = at;
-    }
-    return next;
-  }
-
   /** Sets the alarm for the next expiry (the alarm handler sweeps). */
   async #schedule(): Promise<void> {
-    const next = this.#nextExpiry();
+    const next = nextExpiry(this.#state, this.#sourceTtlMs);
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     if (next === undefined) return;
     if (this.#alarmAt !== null && this.#alarmAt <= next) return;
@@ -512,41 +375,28 @@ export class Aggregator extends DurableObject<Env> {
   /** One chunk of expired series (their own TTL or their group's), deleted in one transaction. */
   #sweepChunk(now: number, max: number): number {
     const state = this.#state;
-    const stage = new Stage(state);
-    let n = 0;
-    const expiredGroups: string[] = [];
-    for (const group of state.groups.values()) {
-      if (group.key === "" || !groupExpired(group, now)) continue;
-      for (const [name, keys] of this.#groupSeries(group.key)) {
-        const f = stage.family(name);
-        for (const key of keys) {
-          if (n >= max) break;
-          stage.delete(f, key);
-          n++;
-        }
+    const chunk = planSweep(state, now, max, (group) => this.#groupSeries(group));
+    if (!chunk.stage.empty) {
+      let result: CommitResult;
+      try {
+        result = this.#commit(chunk.stage, now);
+      } catch (error) {
+        // Storage refused: nothing was removed; the expiries stay due for the next sweep.
+        for (const e of chunk.taken) state.expiry.push(e.at, e.family, e.key);
+        throw error;
       }
-      if (n < max) expiredGroups.push(group.key);
-      if (n >= max) break;
-    }
-    while (n < max) {
-      const top = state.expiry.peek((e) => state.currentExpiry(e));
-      if (top === undefined || top.at > now) break;
-      state.expiry.pop();
-      stage.delete(stage.family(top.family.name), top.key);
-      n++;
-    }
-    if (!stage.empty) {
-      const result = this.#commit(stage, now);
       this.#afterCommit([result], [], []);
       if (result.emptied.length > 0) void this.#registry().releaseUnused(result.emptied).catch(() => undefined);
     }
     // A group whose every series went (and that was not pushed meanwhile) goes too, with its push times.
-    this.#dropGroups(expiredGroups.filter((k) => {
-      const g = state.groups.get(k);
-      return g !== undefined && g.series === 0 && groupExpired(g, now);
-    }));
-    this.#counters.expired += n;
-    return n;
+    this.#dropGroups(
+      chunk.groups.filter((k) => {
+        const g = state.groups.get(k);
+        return g !== undefined && g.series === 0 && groupExpired(g, now);
+      }),
+    );
+    this.#counters.expired += chunk.removed;
+    return chunk.removed;
   }
 
   /** Forgets sources not heard from for SOURCE_TTL_SECONDS (the aggregate keeps what they added). */
@@ -758,54 +608,8 @@ export class Aggregator extends DurableObject<Env> {
   }
 }
 
-/** The differences between two states, as what a person reads. */
-function diffStates(memory: ShardState, stored: ShardState): string[] {
-  const out: string[] = [];
-  const describe = (s: ShardState) => {
-    const series = new Map<string, string>();
-    for (const f of s.families.values()) {
-      for (const [key, slot] of f.slots) {
-        const v = f.value(slot);
-        const value = typeof v === "number" ? bits(v) : [...v].map(bits).join(",");
-        series.set(`${f.name}{${key}}`, `${f.type} ${value} updated=${f.updated(slot)} expires=${f.expires(slot)} group=${s.groupOf(f, slot).key}`);
-      }
-    }
-    const families = new Map([...s.families.values()].map((f) => [f.name, `${f.type} help=${JSON.stringify(f.help)} unit=${f.unit}`]));
-    const groups = new Map([...s.groups.values()].filter((g) => g.key !== "" && (g.pushTime > 0 || g.series > 0)).map((g) => [g.key, `push=${g.pushTime} failure=${g.failureTime} ttl=${g.ttlMs}`]));
-    return { series, families, groups, stale: s.stale.map((r) => r.id).join(",") };
-  };
-  const a = describe(memory);
-  const b = describe(stored);
-  for (const kind of ["series", "families", "groups"] as const) {
-    for (const [k, v] of a[kind]) if (b[kind].get(k) !== v) out.push(`${kind} ${k}: memory ${v}, storage ${b[kind].get(k) ?? "absent"}`);
-    for (const [k, v] of b[kind]) if (!a[kind].has(k)) out.push(`${kind} ${k}: memory absent, storage ${v}`);
-  }
-  if (a.stale !== b.stale) out.push(`stale rows: memory [${a.stale}], storage [${b.stale}]`);
-  if (memory.series !== stored.series) out.push(`series count: memory ${memory.series}, storage ${stored.series}`);
-  return out;
-}
-
-function bits(v: number): string {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, v);
-  return Number.isNaN(v) ? "NaN" : `${v}(${view.getBigUint64(0).toString(16)})`;
-}
-
 function errorData(error: unknown): { name: string; message: string } {
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: "Error", message: String(error) };
 }
 
-/** The limits a configuration sets (defaults as in wrangler.toml). */
-export function limitsOf(env: Env): WriteLimits {
-  return {
-    maxSeries: positive(env.MAX_SERIES, 150_000),
-    maxBytes: positive(env.MAX_SHARD_BYTES, 64 * 1024 * 1024),
-    maxSeriesPerFamily: positive(env.MAX_SERIES_PER_FAMILY, 10_000),
-  };
-}
-
-function positive(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n >= 1 ? n : fallback;
-}

@@ -9,7 +9,7 @@
  * histogram or summary). NaN payloads are kept bit for bit.
  */
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 
 const VERSION = 1;
 const TYPES: readonly MetricType[] = ["counter", "gauge", "untyped", "histogram", "summary"];

@@ -4,7 +4,7 @@
  * one transaction, and only then apply the stage to memory. If storage throws, memory is untouched
  * and the transaction is rolled back: the write is absent everywhere.
  */
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import type { PackedSeries } from "./codec";
 import { IN_ROW, OVERLAY, type FamilyState } from "./family";
 import type { Stage, StagedSeries, StageFamily } from "./plan";

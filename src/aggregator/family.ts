@@ -5,7 +5,7 @@
  */
 import { labelNamesOf } from "../common/labels";
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 
 /** Storage flags of a series (see docs/storage.md). */
 export const IN_ROW = 1;

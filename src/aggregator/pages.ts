@@ -4,7 +4,7 @@
  * the label sizes. The Worker merges the shards' pages and streams the result.
  */
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import type { FamilyState } from "./family";
 import type { GroupState, ShardState } from "./state";
 

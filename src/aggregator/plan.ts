@@ -6,7 +6,7 @@
  */
 import { GatewayError } from "../common/errors";
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import type { FamilyState } from "./family";
 import { increase, merge, type MergeNotes } from "./rules";
 import { sourceKey } from "./sources";

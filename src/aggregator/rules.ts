@@ -8,7 +8,7 @@
  * cumulative counts, or quantiles and their values).
  */
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 
 /** What a merge noticed, for the self-metrics. */
 export interface MergeNotes {

@@ -5,9 +5,9 @@
  * aggregate they were used for.
  */
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import type { PackedSeries } from "./codec";
-import { CHUNK_BYTES, CHUNK_SERIES, seriesBytes } from "./state";
+import { CHUNK_BYTES, CHUNK_SERIES, seriesBytes } from "./sizes";
 
 /** One source's last pushed values for one group. */
 export interface SourceState {

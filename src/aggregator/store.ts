@@ -4,7 +4,7 @@
  * grow with what changed, not with the size of a push. See `docs/storage.md` for every table.
  */
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import { decodePacked, encodePacked, type PackedSeries } from "./codec";
 
 /** Bumped with every schema change; the constructor brings older databases forward. */

@@ -9,6 +9,9 @@
  * an object per number was most of what a parse allocated (and the garbage collector then copied).
  */
 
+/** A series' stored value: a number for counters, gauges and untyped; packed arrays otherwise (see {@link Histogram}). */
+export type SeriesValue = number | Float64Array;
+
 /** Metric types the gateway stores. OpenMetrics `unknown` is stored as `untyped`. */
 export type MetricType = "counter" | "gauge" | "histogram" | "summary" | "untyped";
 

@@ -3,7 +3,7 @@
  * request as soon as it is full (a few in flight), so the Worker's memory stays bounded however many
  * series there are; then the stale markers of deleted and expired series; then report back.
  */
-import type { Catalog } from "../aggregator/aggregator";
+import type { Catalog } from "../aggregator/contract";
 import { shardStub } from "../aggregator/objects";
 import { PUSH_FAILURE_TIME, PUSH_TIME } from "../aggregator/pages";
 import { selfFamilies, type ExportReport } from "../common/self-metrics";

@@ -10,7 +10,7 @@
  * result object), and each caller checks for its outcome on timers of its own, backing off from
  * 1 ms to {@link MAX_POLL_MS}: a few wake-ups per write, far cheaper than a call per write.
  */
-import type { Outcome as ShardOutcome, ShardPushResult } from "../aggregator/aggregator";
+import type { Outcome as ShardOutcome, ShardPushResult } from "../aggregator/contract";
 import { shardStub } from "../aggregator/objects";
 import type { ApplyOptions, PreparedFamily } from "../aggregator/plan";
 import { GatewayError, isErrorName } from "../common/errors";

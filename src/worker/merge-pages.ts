@@ -8,7 +8,7 @@ import { shardStub } from "../aggregator/objects";
 import type { Cursor, Page, PageFamily, PageRequest } from "../aggregator/pages";
 import { combine, type MergeNotes } from "../aggregator/rules";
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import { withDeadline } from "./shards";
 
 /** A family's metadata in a merged read. */

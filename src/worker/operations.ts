@@ -4,7 +4,7 @@
  * out to every shard for deletes and reads.
  */
 import type { BatchResult, DeleteResult, PushMode, PushResult } from "../../rpc";
-import { limitsOf, type ShardDeleteResult } from "../aggregator/aggregator";
+import { limitsOf, type ShardDeleteResult } from "../aggregator/contract";
 import { REGISTRY_NAME, shardForGroup, shardStub } from "../aggregator/objects";
 import type { ApplyOptions, PreparedFamily } from "../aggregator/plan";
 import { GatewayError } from "../common/errors";

@@ -3,7 +3,7 @@
  * the registry's directory; the shards hand over their summaries a page at a time), and the
  * Pushgateway-shaped `/api/v1/metrics` streamed group by group.
  */
-import type { Catalog, FamilySummary, GroupSummary } from "../aggregator/aggregator";
+import type { Catalog, FamilySummary, GroupSummary } from "../aggregator/contract";
 import { REGISTRY_NAME, shardStub } from "../aggregator/objects";
 import type { FamilyCount } from "../aggregator/registry";
 import type { Counters } from "../common/self-metrics";

@@ -11,7 +11,7 @@ import { labelKey } from "../common/labels";
 import { MAX_BUCKETS } from "../common/limits";
 import type { LabelPairs, MetricType } from "../common/model";
 import { checkLabelName, checkMetricName } from "../common/names";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 import { checkFamilyLimits, checkKeyLimits, checkNotReserved, loneSurrogateAt, ttlMsOf } from "./validate";
 
 /** prom-client's default histogram buckets, used when `observe` is given none. */

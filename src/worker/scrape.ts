@@ -2,7 +2,7 @@
  * The scrape: every shard's families merged page by page and rendered as they come, followed by
  * the gateway's own metrics. Memory stays bounded by a few pages per shard whatever is stored.
  */
-import type { Catalog } from "../aggregator/aggregator";
+import type { Catalog } from "../aggregator/contract";
 import { shardStub } from "../aggregator/objects";
 import { PUSH_FAILURE_TIME, PUSH_TIME } from "../aggregator/pages";
 import { newCounters, renderSelfMetrics, type Counters } from "../common/self-metrics";

@@ -10,7 +10,7 @@ import { GatewayError } from "../common/errors";
 import { parseLabelKey } from "../common/labels";
 import { MAX_BUCKETS, MAX_HELP_CHARS, MAX_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_NAME_CHARS, MAX_TTL_SECONDS } from "../common/limits";
 import type { Family } from "../common/model";
-import type { SeriesValue } from "../wire/exposition/format";
+import type { SeriesValue } from "../common/model";
 
 /** Prefix of the gateway's own metrics; pushes may not use it. */
 export const SELF_PREFIX = "metrics_gateway_";

@@ -3,7 +3,7 @@
  * of the format reads, whatever was stored: names escaped for the scraper, and series whose values
  * OpenMetrics cannot carry left out of OpenMetrics output (and counted).
  */
-import type { MetricType } from "../../common/model";
+import type { MetricType, SeriesValue } from "../../common/model";
 import { isLegacyMetricName } from "../../common/names";
 import { escapeHelp, escapeLabelValue } from "./escape";
 import { type EscapingScheme, escapeKeyChecked, escapeMetricName } from "./escaping";
@@ -11,8 +11,7 @@ import { formatFloat, formatOpenMetricsFloat, formatSampleValue } from "./float"
 
 export { formatFloat } from "./float";
 
-/** A series' stored value: a number for counters, gauges and untyped; packed arrays otherwise. */
-export type SeriesValue = number | Float64Array;
+export type { SeriesValue } from "../../common/model";
 
 /** What the renderer needs of a family: its metadata and its series in output order. */
 export interface FamilyView {

@@ -1,8 +1,12 @@
 /** Encodes stored families as remote-write 1.0 `WriteRequest` bodies: labels, stale markers, metadata, batches. */
-import type { SeriesValue } from "../exposition/format";
+import type { SeriesValue } from "../../common/model";
 import { parseLabelKey } from "../../common/labels";
 import type { MetricType } from "../../common/model";
 import { escapeKey, escapeMetricName } from "../exposition/escaping";
+import { formatOpenMetricsFloat } from "../exposition/float";
+
+// Kept importable from here, where it was first.
+export { formatOpenMetricsFloat };
 import { ProtoWriter, encodeVarint, putVarint, varintSize } from "./protobuf";
 
 /** The stale-marker NaN Prometheus recognises (`value.StaleNaN`); only exact bits count. */
@@ -100,36 +104,6 @@ export function encodeWriteRequests(families: Iterable<ExportFamily>, stale: rea
   for (const family of families) encoder.family(family);
   encoder.stale(stale);
   return encoder.finish();
-}
-
-/**
- * A float as Prometheus 3 writes `le` and `quantile` values (`labels.FormatOpenMetricsFloat`): Go's
- * `strconv.FormatFloat(f, 'g', -1, 64)` with `.0` appended when that has neither `.` nor `e`.
- *
- * @example
- * formatOpenMetricsFloat(1); // "1.0"
- * formatOpenMetricsFloat(1e6); // "1e+06"
- * formatOpenMetricsFloat(0.005); // "0.005"
- */
-export function formatOpenMetricsFloat(v: number): string {
-  if (v === 0) return "0.0"; // -0 too: Go compares f == 0
-  if (Number.isInteger(v) && v > -1e6 && v < 1e6) return `${v}.0`;
-  if (v !== v) return "NaN";
-  if (v === Infinity) return "+Inf";
-  if (v === -Infinity) return "-Inf";
-  // Go and JS both produce the shortest round-trip digits; they differ only in layout. Go's 'g' with
-  // shortest precision uses the exponent form when exp < -4 || exp >= 6 (strconv/ftoa.go: "if precision
-  // was the shortest possible, use precision 6 for this decision"), with at least two exponent digits.
-  const e = v.toExponential();
-  const at = e.indexOf("e");
-  const exp = Number(e.slice(at + 1));
-  if (exp < -4 || exp >= 6) {
-    const abs = exp < 0 ? -exp : exp;
-    return `${e.slice(0, at)}e${exp < 0 ? "-" : "+"}${abs < 10 ? "0" : ""}${abs}`;
-  }
-  // In this range JS writes plain decimals (it switches to exponents only below 1e-7 or from 1e21).
-  const s = String(v);
-  return s.includes(".") ? s : `${s}.0`;
 }
 
 const enum Kind {

@@ -1,0 +1,94 @@
+/**
+ * What a shard asks the registry before it takes a batch (only what is new to it: families, label
+ * names, series as hashes), how it reads the answers, and what it tells the registry afterwards
+ * (series it no longer holds, admitted writes that did not become).
+ */
+import { newLabelNames } from "../common/labels";
+import type { CommitResult } from "./commit";
+import type { Outcome } from "./contract";
+import { keyHash } from "./directory";
+import type { WriteItem } from "./plan";
+import type { AdmitFamily, AdmitItem, AdmitVerdict } from "./registry";
+import type { ShardState } from "./state";
+
+/** What the shard asks the registry about a family, with the keys it keeps to itself. */
+export type LocalAdmitFamily = AdmitFamily & { keyNames: string[] };
+export type LocalAdmit = Omit<AdmitItem, "families"> & { families: LocalAdmitFamily[] };
+
+/** What of a write is new to this shard, for the registry; undefined when nothing is. */
+export function admissionOf(state: ShardState, item: WriteItem, familyLimit: number): LocalAdmit | undefined {
+  const families: LocalAdmitFamily[] = [];
+  const retype: string[] = [];
+  for (const family of item.push) {
+    const stored = state.families.get(family.name);
+    const fresh = stored === undefined || stored.type !== family.type;
+    const known = fresh ? [] : [...stored.labelNames];
+    const labels: string[] = [];
+    const keys: number[] = [];
+    const keyNames: string[] = [];
+    for (const key of family.keys) {
+      if (!fresh && stored.slot(key) >= 0) continue;
+      keys.push(keyHash(key));
+      keyNames.push(key);
+      for (const name of newLabelNames(key, known)) {
+        known.push(name);
+        labels.push(name);
+      }
+    }
+    if (!fresh && keys.length === 0) continue;
+    families.push({ name: family.name, type: family.type, labels, keys, keyNames });
+    if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace") retype.push(family.name);
+  }
+  return families.length === 0 ? undefined : { group: item.options.group, families, retype, familyLimit };
+}
+
+/** The items as they travel: only hashes, the keys stay with the shard. */
+export function forRegistry(asked: readonly LocalAdmit[]): AdmitItem[] {
+  return asked.map((a) => ({ ...a, families: a.families.map(({ name, type, labels, keys }) => ({ name, type, labels, keys })) }));
+}
+
+/** A verdict with the series it names (by index) written into its message. */
+export function withSeriesNamed(answer: AdmitVerdict | undefined, asked: LocalAdmit | undefined): AdmitVerdict | undefined {
+  if (answer === undefined || !("error" in answer) || answer.error.series === undefined) return answer;
+  const [family, index] = answer.error.series;
+  const key = asked?.families.find((f) => f.name === family)?.keyNames[index] ?? "";
+  return { error: { ...answer.error, message: answer.error.message.replace("{series}", `${family}{${key}}`) } };
+}
+
+/**
+ * After a batch: the series this shard no longer holds (by family, as hashes), and families whose
+ * admission came to nothing here, for the registry. Label names the registry accepted for writes
+ * that were applied become the families' own.
+ */
+export function releasesAfter(
+  state: ShardState,
+  committed: readonly CommitResult[],
+  admitted: readonly (LocalAdmit | undefined)[],
+  outcomes: readonly (Outcome | undefined)[],
+): { released: Map<string, number[]>; unclaimed: Set<string> } {
+  const released = new Map<string, number[]>();
+  const add = (family: string, hash: number) => {
+    const list = released.get(family);
+    if (list === undefined) released.set(family, [hash]);
+    else list.push(hash);
+  };
+  for (const c of committed) for (const r of c.removed) add(r.family, keyHash(r.key));
+  const unclaimed = new Set<string>();
+  admitted.forEach((a, i) => {
+    const o = outcomes[i];
+    if (a === undefined || o === undefined) return;
+    for (const f of a.families) {
+      const family = state.families.get(f.name);
+      if ("ok" in o) {
+        family?.addLabelNames(f.labels);
+        continue;
+      }
+      // Admitted but not applied (planning or storage failed): the registry must not keep them.
+      f.keys.forEach((hash, k) => {
+        if (family === undefined || family.type !== f.type || family.slot(f.keyNames[k] ?? "") < 0) add(f.name, hash);
+      });
+      if (family === undefined) unclaimed.add(f.name);
+    }
+  });
+  return { released, unclaimed };
+}
