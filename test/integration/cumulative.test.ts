@@ -9,8 +9,11 @@
  * scrape every ~100 ms never sees the aggregate go down, and at the end (every life made its final
  * push of its final totals) the counter, every histogram bucket, sum and count, and the summary's
  * sum and count equal exactly
- * what all lives of all processes incremented and observed, as they report it. Then a DELETE
- * naming a source forgets its last values and keeps the aggregate.
+ * what all lives of all processes incremented and observed, as they report it. Midway the gateway
+ * is killed (SIGKILL to wrangler and workerd) and restarted on the same state and port; the
+ * processes retry the pushes that failed meanwhile (safe for cumulative totals), and the totals must
+ * still be exact: a restart neither loses an increase nor counts one twice. Then a DELETE naming a
+ * source forgets its last values and keeps the aggregate.
  *
  * The schedule (lives' lengths, increments) is seeded: CUMULATIVE_SEED=<n> replays another.
  */
@@ -19,7 +22,7 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { sampleLines, scrapeText, sleep } from "./prom-helpers";
-import { ROOT, startBundledGateway, tempDir, type Server } from "./servers";
+import { ROOT, startBundledGateway, tempDir, type BundledGateway } from "./servers";
 
 const SEED = Number(process.env.CUMULATIVE_SEED ?? 20261202);
 const INSTANCES = 3;
@@ -30,6 +33,8 @@ const LIFE_MS: [number, number] = [2_000, 4_500];
 const PUSH_EVERY_MS = 200;
 const INC_EVERY_MS = 25;
 const SCRAPE_EVERY_MS = 100;
+/** When the gateway is killed and restarted, after the processes started (only a moment mid-run; never asserted on). */
+const CRASH_AT_MS = 5_000;
 const JOB = "cum";
 /** The histogram's buckets (the child's) and the values it observes, by the bucket each falls in. */
 const BUCKETS = ["0.25", "1", "4", "+Inf"];
@@ -61,6 +66,8 @@ interface Report extends Totals {
   instance: string;
   pid: number;
   pushes: number;
+  /** Pushes that failed while the gateway was down and were sent again. */
+  retries: number;
   /** What the life's first push held (work done before it). */
   initial: Totals;
 }
@@ -78,7 +85,7 @@ function pushed(t: Totals): { name: string; value: number }[] {
 }
 
 const children = new Set<ChildProcess>();
-let gateway: Server | undefined;
+let gateway: BundledGateway | undefined;
 afterAll(async () => {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -95,7 +102,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** One life: a new child process; resolves `started` once its zero state was pushed, `report` when it ended after SIGTERM. */
+/** One life: a new child process; resolves `started` once its first push was acknowledged, `report` when it ended after SIGTERM. */
 function startLife(url: string, instance: string, seed: number, tmp: string): { child: ChildProcess; started: Promise<void>; report: Promise<Report> } {
   const child = spawn(process.execPath, [CHILD], {
     cwd: ROOT,
@@ -136,15 +143,17 @@ function cumSeries(text: string): Map<string, number> {
   return out;
 }
 
-it("three prom-client processes restarted mid-run add up exactly; the aggregate never goes down and has no instance label", async () => {
+it("three prom-client processes restarted mid-run, and the gateway killed and restarted, add up exactly; the aggregate never goes down and has no instance label", async () => {
   try {
     accessSync(join(ROOT, "node_modules/prom-client/package.json"), constants.R_OK);
   } catch {
     throw new Error(`prom-client is not installed in ${ROOT}/node_modules: run \`npm ci\` in ${ROOT}`);
   }
   const wall = Date.now();
-  gateway = await startBundledGateway(tempDir("mg-cumulative-"), { SOURCE_LABEL: "instance" });
-  const url = gateway.url;
+  const state = tempDir("mg-cumulative-");
+  const vars = { SOURCE_LABEL: "instance" };
+  gateway = await startBundledGateway(state, vars);
+  const { url, port } = gateway;
   const tmp = tempDir("mg-cumulative-tmp-");
   const rng = prng(SEED);
   const schedules = Array.from({ length: INSTANCES }, () => {
@@ -157,15 +166,29 @@ it("three prom-client processes restarted mid-run add up exactly; the aggregate 
     return lives;
   });
 
-  // The scraper: every ~100 ms, until the processes are done.
+  // The scraper: every ~100 ms, until the processes are done. While the gateway is being restarted
+  // (and for a scrape sent before it came back) a failed scrape is expected and skipped.
   const problems: string[] = [];
   let scraping = true;
   let scrapes = 0;
   let nonEmpty = 0;
+  let unavailable = 0;
+  const restart = { running: false, generation: 0 };
   const scraper = (async () => {
     let previous = new Map<string, number>();
     while (scraping) {
-      const { text } = await scrapeText(gateway as Server);
+      const current = gateway as BundledGateway;
+      const during = restart.running;
+      const generation = restart.generation;
+      let text: string;
+      try {
+        ({ text } = await scrapeText(current));
+      } catch (error) {
+        if (during || restart.running || generation !== restart.generation) unavailable++;
+        else problems.push(`a scrape failed while the gateway was up: ${error instanceof Error ? error.message : String(error)}`);
+        await sleep(SCRAPE_EVERY_MS);
+        continue;
+      }
       const now = cumSeries(text);
       scrapes++;
       if (now.size > 0) nonEmpty++;
@@ -174,12 +197,28 @@ it("three prom-client processes restarted mid-run add up exactly; the aggregate 
         if (series.includes("quantile=")) continue;
         const v = now.get(series);
         if (v === undefined) problems.push(`scrape ${scrapes}: ${series} (${value} before) is gone`);
-        else if (v < value) problems.push(`scrape ${scrapes}: ${series} went down from ${value} to ${v}`);
+        else if (v < value) problems.push(`scrape ${scrapes}${generation > 0 ? " (after the restart)" : ""}: ${series} went down from ${value} to ${v}`);
       }
       for (const series of now.keys()) if (series.includes("instance=")) problems.push(`scrape ${scrapes}: ${series} has an instance label`);
       previous = now;
       await sleep(SCRAPE_EVERY_MS);
     }
+  })();
+
+  // The crash: mid-run, while the processes push.
+  let restartedMs = 0;
+  const crash = (async () => {
+    await sleep(CRASH_AT_MS);
+    restart.running = true;
+    const began = Date.now();
+    try {
+      await (gateway as BundledGateway).kill9();
+      gateway = await startBundledGateway(state, vars, { port });
+    } finally {
+      restart.generation++;
+      restart.running = false;
+    }
+    restartedMs = Date.now() - began;
   })();
 
   const reports: Report[][] = schedules.map(() => []);
@@ -194,10 +233,11 @@ it("three prom-client processes restarted mid-run add up exactly; the aggregate 
     }
   };
   try {
-    await Promise.all(schedules.map((_, i) => runInstance(i)));
+    await Promise.all([...schedules.map((_, i) => runInstance(i)), crash]);
   } finally {
     scraping = false;
     await scraper;
+    await crash.catch(() => undefined);
   }
 
   // A restart is known to the gateway only by a value lower than the source's previous one: each
@@ -243,13 +283,16 @@ it("three prom-client processes restarted mid-run add up exactly; the aggregate 
     return lines.filter((l) => !l.startsWith("cum_task_seconds{"));
   };
   const lives = all.length;
-  const summary = `${INSTANCES} processes, ${lives} lives (${lives - INSTANCES} restarts): ${increments} increments, ${count} observations summing to ${sum}, ${all.reduce((n, r) => n + r.pushes, 0)} pushes; ${scrapes} scrapes (${nonEmpty} with the series), ${problems.length} problems`;
+  const retries = all.reduce((n, r) => n + r.retries, 0);
+  const summary = `${INSTANCES} processes, ${lives} lives (${lives - INSTANCES} restarts): ${increments} increments, ${count} observations summing to ${sum}, ${all.reduce((n, r) => n + r.pushes, 0)} pushes; the gateway killed at ${CRASH_AT_MS} ms and answering again ${restartedMs} ms later, ${retries} push attempts retried meanwhile; ${scrapes} scrapes (${nonEmpty} with the series, ${unavailable} more failed during the restart), ${problems.length} problems`;
   console.log(
-    `cumulative: seed ${SEED}, ${summary}\n${reports.map((rs, i) => `p${i}: lives of ${schedules[i]?.join("/")} ms; increments ${rs.map((r) => `${r.increments} (first push ${r.initial.increments})`).join(" + ")}, pushes ${rs.map((r) => r.pushes).join("/")}`).join("\n")}\ngateway: ${sampleLines(final.text).filter((l) => l.startsWith("cum_jobs_total")).join("")}`,
+    `cumulative: seed ${SEED}, ${summary}\n${reports.map((rs, i) => `p${i}: lives of ${schedules[i]?.join("/")} ms; increments ${rs.map((r) => `${r.increments} (first push ${r.initial.increments})`).join(" + ")}, pushes ${rs.map((r) => r.pushes).join("/")}, retries ${rs.map((r) => r.retries).join("/")}`).join("\n")}\ngateway: ${sampleLines(final.text).filter((l) => l.startsWith("cum_jobs_total")).join("")}`,
   );
   expect(problems).toEqual([]);
   expect(cumLines(final.text)).toEqual(expected);
   for (const [i, rs] of reports.entries()) expect(rs.length, `p${i}'s lives`).toBeGreaterThanOrEqual(3);
+  // The crash hit pushes (else it proved nothing about them).
+  expect(retries, "push attempts that failed during the restart and were retried").toBeGreaterThan(0);
   expect(nonEmpty, "scrapes that saw the series while the processes ran").toBeGreaterThanOrEqual(10);
   // One group, without the source label.
   const groups = (await (await fetch(`${url}/api/v1/metrics`)).json()) as { data: { labels: Record<string, string> }[] };

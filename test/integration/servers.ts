@@ -3,7 +3,7 @@
  * checks that every peer a test starts is installed before the test relies on it.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -196,45 +196,84 @@ export async function startGateway(persistTo: string, vars: Record<string, strin
   return { url, port, stop: () => stopGroup(started.child), output: started.output };
 }
 
+/** A gateway from {@link startBundledGateway}: also killable like a crash. */
+export interface BundledGateway extends Server {
+  /** SIGKILL to wrangler and workerd at once (the whole process group); resolves once none of them runs. */
+  kill9(): Promise<void>;
+}
+
+let bundle: Promise<{ dir: string; config: string; index: string; env: Record<string, string> }> | undefined;
+
 /**
- * `startGateway`, but of a bundle of src/ built once when called, served with `--no-bundle`: other
- * engineers edit src/ in this shared tree, and `wrangler dev` of the source hot-reloads on every
- * save, which restarts the Durable Objects mid-test (their in-memory counters go back to 0). The
- * project's wrangler.toml is copied into a temp dir of the test's own (main pointing back at the
- * source), so `.wrangler/tmp`, the dev registry (WRANGLER_REGISTRY_PATH: no sibling Worker of
- * another test finds this gateway), wrangler's logs and a developer's `.dev.vars` all stay out;
- * WRANGLER_HIDE_BANNER skips wrangler's update check (a request to the npm registry), so the
- * gateway talks to 127.0.0.1 only. Everything is removed with the file's temp dirs.
+ * The gateway bundled once per test file (a `wrangler deploy --dry-run` of the tree as it is then),
+ * with a copy of the project's wrangler.toml in a temp dir (main pointing back at the source).
  */
-export async function startBundledGateway(persistTo: string, vars: Record<string, string> = {}): Promise<Server> {
+async function gatewayBundle(wrangler: string): NonNullable<typeof bundle> {
+  // Built again if its temp dir went (removed after a file that shares this module's instance).
+  if (bundle !== undefined && !existsSync((await bundle.catch(() => ({ index: "" }))).index)) bundle = undefined;
+  bundle ??= (async () => {
+    const dir = tempDir("mg-bundle-");
+    const source = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+    const main = /^main\s*=\s*"([^"]+)"/m.exec(source)?.[1];
+    if (main === undefined) throw new Error(`${join(ROOT, "wrangler.toml")} has no main = "..." line: cannot find the gateway's entry point`);
+    const config = join(dir, "wrangler.toml");
+    writeFileSync(config, source.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(resolve(ROOT, main))}`));
+    const env = {
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_HIDE_BANNER: "true",
+      WRANGLER_REGISTRY_PATH: join(dir, "registry"),
+      WRANGLER_LOG_PATH: join(dir, "logs"),
+    };
+    const dist = join(dir, "dist");
+    await new Promise<void>((ok, fail) => {
+      execFile(wrangler, ["deploy", "--dry-run", "--outdir", dist, "-c", config], { cwd: dir, env: { ...process.env, ...env, TMPDIR: tempDir("mg-tmp-") }, timeout: 120_000 }, (error, stdout, stderr) => {
+        if (error === null) ok();
+        else fail(new Error(`cannot bundle the gateway: wrangler deploy --dry-run exited with ${String(error.code ?? error.signal)}:\n${stderr || stdout}`));
+      });
+    });
+    return { dir, config, index: join(dist, "index.js"), env };
+  })();
+  return bundle;
+}
+
+/** Processes whose process group is `pgid` and that still run (from /proc; zombies do not count). */
+function groupRunning(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const [state = "?", , pgrp = ""] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") out.push(Number(entry));
+  }
+  return out;
+}
+
+/**
+ * `startGateway`, but of a bundle of src/ built once per test file and served with `--no-bundle`:
+ * other engineers edit src/ in this shared tree, and `wrangler dev` of the source hot-reloads on
+ * every save, which restarts the Durable Objects mid-test (their in-memory counters go back to 0).
+ * The copied config keeps `.wrangler/tmp`, the dev registry (WRANGLER_REGISTRY_PATH: no sibling
+ * Worker of another test finds this gateway), wrangler's logs and a developer's `.dev.vars` in the
+ * test's temp dirs; WRANGLER_HIDE_BANNER skips wrangler's update check (a request to the npm
+ * registry), so the gateway talks to 127.0.0.1 only. `port` reuses a port (a restart on the same
+ * address); by default a free one.
+ */
+export async function startBundledGateway(persistTo: string, vars: Record<string, string> = {}, options: { port?: number } = {}): Promise<BundledGateway> {
   const wrangler = join(ROOT, "node_modules/.bin/wrangler");
   try {
     accessSync(wrangler, constants.X_OK);
   } catch {
     throw new Error(`${wrangler} is missing: run \`npm ci\` in ${ROOT}`);
   }
-  const dir = tempDir("mg-bundle-");
-  const source = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
-  const main = /^main\s*=\s*"([^"]+)"/m.exec(source)?.[1];
-  if (main === undefined) throw new Error(`${join(ROOT, "wrangler.toml")} has no main = "..." line: cannot find the gateway's entry point`);
-  const config = join(dir, "wrangler.toml");
-  writeFileSync(config, source.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(resolve(ROOT, main))}`));
-  const env = {
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    WRANGLER_SEND_METRICS: "false",
-    WRANGLER_HIDE_BANNER: "true",
-    WRANGLER_REGISTRY_PATH: join(dir, "registry"),
-    WRANGLER_LOG_PATH: join(dir, "logs"),
-  };
-  const dist = join(dir, "dist");
-  await new Promise<void>((ok, fail) => {
-    execFile(wrangler, ["deploy", "--dry-run", "--outdir", dist, "-c", config], { cwd: dir, env: { ...process.env, ...env, TMPDIR: tempDir("mg-tmp-") }, timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error === null) ok();
-      else fail(new Error(`cannot bundle the gateway: wrangler deploy --dry-run exited with ${String(error.code ?? error.signal)}:\n${stderr || stdout}`));
-    });
-  });
-  const port = await freePort();
-  const args = ["dev", join(dist, "index.js"), "--no-bundle", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--log-level", "warn", "--inspector-port", String(await freePort())];
+  const { config, index, env } = await gatewayBundle(wrangler);
+  const port = options.port ?? (await freePort());
+  const args = ["dev", index, "--no-bundle", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--log-level", "warn", "--inspector-port", String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const started = start(wrangler, args, env);
   const url = `http://127.0.0.1:${port}`;
@@ -244,7 +283,18 @@ export async function startBundledGateway(persistTo: string, vars: Record<string
     await stopGroup(started.child);
     throw e;
   }
-  return { url, port, stop: () => stopGroup(started.child), output: started.output };
+  const kill9 = async () => {
+    const pgid = started.child.pid;
+    if (pgid === undefined || started.child.exitCode !== null || started.child.signalCode !== null) return;
+    const exited = new Promise<void>((ok) => started.child.once("exit", () => ok()));
+    process.kill(-pgid, "SIGKILL");
+    await exited;
+    for (let i = 0; groupRunning(pgid).length > 0; i++) {
+      if (i > 500) throw new Error(`wrangler dev's process group ${pgid} still runs ${groupRunning(pgid).join(", ")} 10 s after SIGKILL`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { url, port, stop: () => stopGroup(started.child), output: started.output, kill9 };
 }
 
 /** Prometheus from the Debian package, scraping `targets` every second, with remote write receiving on. */
