@@ -129,12 +129,17 @@ export class LabelNames {
   }
 }
 
-/** Why a label name cannot be used because of what it escapes to, or undefined when it can. */
+/**
+ * Why a label name cannot be used because of what it escapes to, or undefined when it can: a name
+ * the default escaping (`underscores`, what every Prometheus 2 scrape gets) writes with a leading
+ * `__` would be taken for one of Prometheus's own labels and dropped. (`dots`, which scrapers must
+ * ask for explicitly, writes any name starting with an invalid character that way; it is not held
+ * against a push.)
+ */
 export function labelReservedProblem(label: string): string | undefined {
-  for (const [scheme, escaped] of labelForms(label)) {
-    if (escaped !== label && escaped.startsWith("__")) {
-      return `label "${label}" would be written as "${escaped}" (${scheme} escaping), and names starting with "__" are Prometheus's own; rename the label`;
-    }
+  const escaped = escapeLabelName(label, "underscores");
+  if (escaped !== label && escaped.startsWith("__")) {
+    return `label "${label}" would be written as "${escaped}" (underscores escaping, the default), and names starting with "__" are Prometheus's own; rename the label`;
   }
   return undefined;
 }

@@ -114,7 +114,7 @@ function start(command: string, args: string[], env: Record<string, string> = {}
     cwd: ROOT,
     // TMPDIR: wrangler and workerd write their scratch files (miniflare-*) into a directory this
     // file's cleanup removes, so a run leaves nothing in /tmp even when a child is killed.
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", TMPDIR: tempDir("mg-tmp-"), ...env },
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", TMPDIR: tempDir("mg-tmp-"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
