@@ -196,4 +196,16 @@ describe("stored size cannot take reads down", () => {
     }
     expect((await g.delete("wide")).deleted).toBe(700);
   });
+
+  it("serves every series of a store spanning many pages: 1,100 families of 100 series in one group", async () => {
+    const g = new Gateway(createExecutionContext(), { ...env, MAX_BODY_BYTES: String(10 * 1024 * 1024), MAX_SERIES: "200000" });
+    const lines: string[] = [];
+    for (let f = 0; f < 1100; f++) for (let i = 0; i < 100; i++) lines.push(`many_${f}{i="${i}"} ${i}`);
+    expect((await g.fetch(new Request("http://gateway/metrics/job/many", { method: "PUT", body: `${lines.join("\n")}\n` }))).status).toBe(200);
+    const text = await (await g.fetch(new Request("http://gateway/metrics"))).text();
+    expect(text.split("\n").filter((l) => l.startsWith("many_"))).toHaveLength(110_000);
+    expect(text).toContain("metrics_gateway_series 110000\n");
+    expect(text).toContain("metrics_gateway_families 1100\n");
+    expect((await g.delete("__all")).deleted).toBe(110_000);
+  });
 });

@@ -67,6 +67,8 @@ export function readPage(state: ShardState, request: PageRequest): Page {
   let i = after === null ? 0 : lowerBound(names, after[0]);
   const out: PageFamily[] = [];
   let bytes = 0;
+  // Where the next page starts: after the last series this page holds.
+  let last: Cursor;
   for (; i < names.length; i++) {
     const name = names[i] ?? "";
     const from = after !== null && name === after[0] ? after[1] : null;
@@ -75,20 +77,20 @@ export function readPage(state: ShardState, request: PageRequest): Page {
     if (name === PUSH_TIME || name === PUSH_FAILURE_TIME) {
       meta = { name, type: "gauge", help: name === PUSH_TIME ? PUSH_TIME_HELP : PUSH_FAILURE_TIME_HELP, unit: "" };
       for (const group of sortedGroups(state, filter)) {
+        if (bytes >= maxBytes && series.length > 0) break;
         if (from !== null && group.key <= from) continue;
         if (groupExpired(group, now)) continue;
         const ms = name === PUSH_TIME ? group.pushTime : group.failureTime;
         series.push([group.key, ms / 1000, ms]);
         bytes += 40 + group.key.length * 2;
-        if (bytes >= maxBytes) break;
       }
     } else {
       const family = state.families.get(name);
       if (family === undefined) continue;
       meta = { name, type: family.type, help: family.help, unit: family.unit };
       const keys = family.sortedKeys();
-      let k = from === null ? 0 : upperBound(keys, from);
-      for (; k < keys.length && bytes < maxBytes; k++) {
+      // A series over the page's size still comes whole, alone if need be.
+      for (let k = from === null ? 0 : upperBound(keys, from); k < keys.length && (bytes < maxBytes || series.length === 0); k++) {
         const key = keys[k] ?? "";
         const slot = family.slot(key);
         if (slot < 0) continue;
@@ -99,10 +101,13 @@ export function readPage(state: ShardState, request: PageRequest): Page {
         bytes += 40 + key.length * 2 + (typeof value === "number" ? 8 : value.length * 8);
       }
     }
-    if (series.length > 0) out.push({ ...meta, series });
-    const last = series[series.length - 1];
-    if (bytes >= maxBytes && last !== undefined) return { families: out, next: [name, last[0]] };
+    const end = series[series.length - 1];
+    if (end === undefined) continue;
+    out.push({ ...meta, series });
     bytes += 100 + meta.help.length * 2;
+    last = [name, end[0]];
+    // Full (perhaps in the middle of this family): the next page resumes after its last series.
+    if (bytes >= maxBytes) return { families: out, next: last };
   }
   return { families: out, next: null };
 }
