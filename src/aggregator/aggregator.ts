@@ -156,7 +156,9 @@ export class Aggregator extends DurableObject<Env> {
       }
       const emptied = committed.flatMap((c) => c.emptied);
       this.#afterCommit(committed, admit.admitted, outcomes);
-      if (committed.length > 0) await this.#schedule();
+      // Only writes that can expire (a TTL, a cumulative source's last values) can move the next expiry.
+      const expiring = items.some((i) => (i.options.ttlMs ?? 0) > 0 || i.options.source !== undefined || i.push.some((f) => f.ttls !== undefined));
+      if (committed.length > 0 && expiring) await this.#schedule();
       return outcomes.map((o, i): Outcome => {
         if (o === undefined) return { error: { name: "Unavailable", message: "the write got no outcome; retry" } };
         if ("ok" in o && items[i]?.options.mode === "replace") return { ok: { ...o.ok, emptied } };
