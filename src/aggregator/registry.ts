@@ -65,7 +65,6 @@ export interface FamilyCount {
 }
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS family_types (name TEXT NOT NULL PRIMARY KEY, type TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS family_labels (family TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (family, label)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS registry_state (key TEXT NOT NULL PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;`;
 
 /** A directory is checked against the shards before it rejects a push for cardinality, at most this often. */
@@ -88,11 +87,15 @@ export class TypeRegistry extends DurableObject<Env> {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec(SCHEMA);
-    for (const row of sql.exec<{ name: string; type: string }>("SELECT name, type FROM family_types")) {
+    // A family's label names live in its row (one row written per family, not one per label).
+    if (!sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('family_types')").toArray().some((c) => c.name === "labels")) {
+      sql.exec("ALTER TABLE family_types ADD COLUMN labels TEXT NOT NULL DEFAULT '[]'");
+    }
+    for (const row of sql.exec<{ name: string; type: string; labels: string }>("SELECT name, type, labels FROM family_types")) {
       this.#types.set(row.name, row.type as MetricType);
       this.#occupancy.take(row.name, row.type as MetricType);
+      for (const label of JSON.parse(row.labels) as string[]) this.#labelsOf(row.name).add(label);
     }
-    for (const row of sql.exec<{ family: string; label: string }>("SELECT family, label FROM family_labels")) this.#labelsOf(row.family).add(row.label);
     const shards = sql.exec<{ value: number }>("SELECT value FROM registry_state WHERE key = 'shards'").toArray()[0];
     this.#shards = shards?.value ?? 1;
   }
@@ -220,8 +223,10 @@ export class TypeRegistry extends DurableObject<Env> {
     // Accepted: make new types and label names durable, and count the claims.
     const sql = this.ctx.storage.sql;
     for (const f of item.families) this.#claims.set(f.name, (this.#claims.get(f.name) ?? 0) + 1);
-    for (const f of typed) sql.exec("INSERT OR REPLACE INTO family_types (name, type) VALUES (?, ?)", f.name, f.type);
-    for (const [family, label] of labelled) sql.exec("INSERT OR IGNORE INTO family_labels (family, label) VALUES (?, ?)", family, label);
+    const changed = new Set([...typed.map((f) => f.name), ...labelled.map(([family]) => family)]);
+    for (const name of changed) {
+      sql.exec("INSERT OR REPLACE INTO family_types (name, type, labels) VALUES (?, ?, ?)", name, this.#types.get(name) ?? "untyped", JSON.stringify([...this.#labelsOf(name).names]));
+    }
   }
 
   #admitKeys(shard: number, owner: number, group: string, f: AdmitFamily, limit: number, undo: (() => void)[]): void {
@@ -361,7 +366,6 @@ export class TypeRegistry extends DurableObject<Env> {
       this.#labels.delete(name);
       this.#directories.delete(name);
       sql.exec("DELETE FROM family_types WHERE name = ?", name);
-      sql.exec("DELETE FROM family_labels WHERE family = ?", name);
       released.push(name);
     });
     return released;
