@@ -196,13 +196,19 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
     w.rewrite = mustRewrite || (cheap && 1 + overlaysLeft <= touched);
     if (w.rewrite) {
       const members: PackedSeries[] = [];
-      const updated = new Map<FamilyState, Map<number, StagedSeries>>();
-      for (const u of w.updates) {
-        let m = updated.get(u.family);
-        if (m === undefined) updated.set(u.family, (m = new Map()));
-        m.set(u.slot, u.series);
-      }
-      if (chunk !== undefined) {
+      if (chunk !== undefined && w.deletes.length === 0 && w.updates.length === chunk.count) {
+        // Every member written again (a repeated PUT): the updates are the members.
+        for (const u of w.updates) {
+          members.push({ family: u.family.name, type: familyType(stage, u.family), key: u.family.key(u.slot), value: u.series.value, updated: u.series.updated, expires: u.series.expires });
+          if ((u.family.flags(u.slot) & OVERLAY) !== 0) deleteRow(u.family.name, u.family.key(u.slot));
+        }
+      } else if (chunk !== undefined) {
+        const updated = new Map<FamilyState, Map<number, StagedSeries>>();
+        for (const u of w.updates) {
+          let m = updated.get(u.family);
+          if (m === undefined) updated.set(u.family, (m = new Map()));
+          m.set(u.slot, u.series);
+        }
         for (const [family, slots] of chunk.members) {
           const gone = deleted.get(family);
           const changed = updated.get(family);
