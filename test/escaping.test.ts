@@ -139,7 +139,8 @@ describe("escapeKey", () => {
         expect(names.every(isLegacyLabelName)).toBe(true);
         expect([...names].sort()).toEqual(names);
         expect(back.filter((_, i) => i % 2 === 1).sort()).toEqual(pairs.map((p) => p[1]).sort());
-        expect(new Set(names).size === names.length && !names.includes("__name__")).toBe(typeof r === "string");
+        // A problem exactly when two names escape alike or one escapes to a leading "__" (none starts so unescaped).
+        expect(new Set(names).size === names.length && !names.some((n) => n.startsWith("__"))).toBe(typeof r === "string");
       }),
       { numRuns: 2000 },
     );

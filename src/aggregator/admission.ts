@@ -5,6 +5,7 @@
  */
 import { newLabelNames } from "../common/labels";
 import type { CommitResult } from "./commit";
+import type { FamilyState } from "./family";
 import type { Outcome } from "./contract";
 import { keyHash } from "./directory";
 import type { WriteItem } from "./plan";
@@ -35,16 +36,30 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
         labels.push(name);
       }
     }
-    if (!fresh && keys.length === 0) continue;
-    families.push({ name: family.name, type: family.type, labels, keys, keyNames });
-    if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace") retype.push(family.name);
+    // New HELP or UNIT text: the registry tells the other shards holding the family, so that every
+    // shard shows the latest one whatever shard a family's series live on.
+    const meta = !fresh && ((family.help !== "" && family.help !== stored.help) || (family.unit !== "" && family.unit !== stored.unit));
+    if (!fresh && keys.length === 0 && !meta) continue;
+    const admit: LocalAdmitFamily = { name: family.name, type: family.type, labels, keys, keyNames };
+    if (family.help !== "" && family.help !== stored?.help) admit.help = family.help;
+    if (family.unit !== "" && family.unit !== stored?.unit) admit.unit = family.unit;
+    families.push(admit);
+    // A replacing push may change a family's type only if its group holds all of the family here
+    // (the registry then checks no other shard holds it); otherwise the registry refuses it.
+    if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace" && ownedOnlyBy(state, stored, item.options.group)) retype.push(family.name);
   }
   return families.length === 0 ? undefined : { group: item.options.group, families, retype, familyLimit };
 }
 
+/** Whether every series of the family here belongs to `group`. */
+function ownedOnlyBy(state: ShardState, family: FamilyState, group: string): boolean {
+  for (const slot of family.slots.values()) if (state.groupOf(family, slot).key !== group) return false;
+  return true;
+}
+
 /** The items as they travel: only hashes, the keys stay with the shard. */
 export function forRegistry(asked: readonly LocalAdmit[]): AdmitItem[] {
-  return asked.map((a) => ({ ...a, families: a.families.map(({ name, type, labels, keys }) => ({ name, type, labels, keys })) }));
+  return asked.map((a) => ({ ...a, families: a.families.map(({ keyNames: _, ...f }) => f) }));
 }
 
 /** A verdict with the series it names (by index) written into its message. */
@@ -66,6 +81,7 @@ export function releasesAfter(
   admitted: readonly (LocalAdmit | undefined)[],
   outcomes: readonly (Outcome | undefined)[],
 ): { released: Map<string, number[]>; unclaimed: Set<string> } {
+  // `unclaimed`: families the registry may now hold wrongly (admitted, then not applied): it checks them with the shards.
   const released = new Map<string, number[]>();
   const add = (family: string, hash: number) => {
     const list = released.get(family);

@@ -7,7 +7,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ERROR_STATUS, GatewayError, isErrorName } from "../common/errors";
 import { includesAll, parseLabelKey } from "../common/labels";
-import type { LabelPairs } from "../common/model";
+import type { LabelPairs, MetricType } from "../common/model";
 import { newCounters, type Counters, type ExportReport } from "../common/self-metrics";
 import { admissionOf, forRegistry, releasesAfter, withSeriesNamed, type LocalAdmit } from "./admission";
 import type { PackedSeries } from "./codec";
@@ -517,6 +517,38 @@ export class Aggregator extends DurableObject<Env> {
       const family = this.#state.families.get(name);
       const slot = family?.slot(key) ?? -1;
       return family !== undefined && slot >= 0 && !seriesExpired(this.#state, family, slot, now);
+    });
+  }
+
+  /** For each name, the type this shard holds the family with, or null when it holds none of it. */
+  typesOf(names: string[]): (MetricType | null)[] {
+    return names.map((name) => this.#state.families.get(name)?.type ?? null);
+  }
+
+  /**
+   * New HELP or UNIT text for families (another shard took a push with it; the registry passes it
+   * on): a family held here takes it, so every shard shows the latest.
+   */
+  async setMeta(changes: [name: string, help: string | undefined, unit: string | undefined][]): Promise<void> {
+    await this.#exclusive(async () => {
+      const state = this.#state;
+      const apply = changes.filter(([name, help, unit]) => {
+        const f = state.families.get(name);
+        return f !== undefined && ((help !== undefined && help !== f.help) || (unit !== undefined && unit !== f.unit));
+      });
+      if (apply.length === 0) return;
+      this.ctx.storage.transactionSync(() => {
+        for (const [name, help, unit] of apply) {
+          const f = state.families.get(name);
+          if (f !== undefined) this.#store.putFamily({ name, type: f.type, help: help ?? f.help, unit: unit ?? f.unit });
+        }
+      });
+      for (const [name, help, unit] of apply) {
+        const f = state.families.get(name);
+        if (f === undefined) continue;
+        if (help !== undefined) f.help = help;
+        if (unit !== undefined) f.unit = unit;
+      }
     });
   }
 

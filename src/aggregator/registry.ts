@@ -28,6 +28,10 @@ export interface AdmitFamily {
   labels: string[];
   /** Hashes (see `keyHash`) of series new to the shard (only hashes travel: messages name a series by its index). */
   keys: number[];
+  /** New HELP text for the family (the registry tells the other shards). */
+  help?: string;
+  /** New UNIT for the family. */
+  unit?: string;
 }
 
 /** One write of a batch, as the registry sees it. */
@@ -140,15 +144,23 @@ export class TypeRegistry extends DurableObject<Env> {
     await this.#recheck(shard, items);
 
     const verdicts: AdmitVerdict[] = [];
+    const meta: [name: string, help: string | undefined, unit: string | undefined][] = [];
     for (const item of items) {
       try {
         this.#admitOne(shard, item);
         verdicts.push({ ok: true });
+        for (const f of item.families) if (f.help !== undefined || f.unit !== undefined) meta.push([f.name, f.help, f.unit]);
       } catch (error) {
         const e = error instanceof GatewayError ? error : new GatewayError("Unavailable", String(error));
         const verdict: AdmitVerdict = { error: { name: e.name, message: e.message, reason: reasonOf(e) } };
         if (e instanceof SeriesRejection) verdict.error.series = e.series;
         verdicts.push(verdict);
+      }
+    }
+    // New HELP or UNIT text reaches every other shard, so all show the latest whatever holds what.
+    if (meta.length > 0) {
+      for (let i = 0; i < this.#shards; i++) {
+        if (i !== shard) void shardStub(this.env, i).setMeta(meta).catch((e: unknown) => console.error(`registry: telling shard ${i} of new HELP/UNIT text failed`, e));
       }
     }
     return verdicts;
@@ -347,20 +359,36 @@ export class TypeRegistry extends DurableObject<Env> {
   }
 
   /**
-   * Forgets the families that no shard holds any more (after deletes or replacing pushes emptied
-   * them), so they may come back with another type. Asks every shard; a name claimed again
-   * meanwhile is kept.
+   * Checks families with the shards: forgets those that no shard holds any more (after deletes,
+   * expiry or replacing pushes emptied them), so they may come back with another type, and takes
+   * back the type of one every shard holds with another type than registered (a type change
+   * admitted for a write that was then not applied). A name claimed again meanwhile is left alone.
    */
   async releaseUnused(names: string[]): Promise<string[]> {
     const candidates = names.filter((name) => this.#types.has(name));
     if (candidates.length === 0) return [];
     const claimsBefore = candidates.map((name) => this.#claims.get(name) ?? 0);
-    const held = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).holding(candidates)));
+    // Each shard says with which type it holds each family (null: it holds none).
+    const held = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).typesOf(candidates)));
     const released: string[] = [];
     const sql = this.ctx.storage.sql;
     candidates.forEach((name, n) => {
-      if (held.some((h) => h[n] === true) || (this.#claims.get(name) ?? 0) !== claimsBefore[n]) return;
+      if ((this.#claims.get(name) ?? 0) !== claimsBefore[n]) return;
+      const types = new Set(held.map((h) => h[n]).filter((t): t is MetricType => t !== null && t !== undefined));
       const type = this.#types.get(name);
+      if (types.size === 1) {
+        // Held, with one type: the registry agrees with the shards (a type change admitted for a
+        // write that was then not applied is taken back here).
+        const [held1] = types;
+        if (held1 !== undefined && held1 !== type) {
+          if (type !== undefined) this.#occupancy.release(name, type);
+          this.#occupancy.take(name, held1);
+          this.#types.set(name, held1);
+          sql.exec("INSERT OR REPLACE INTO family_types (name, type, labels) VALUES (?, ?, ?)", name, held1, JSON.stringify([...this.#labelsOf(name).names]));
+        }
+        return;
+      }
+      if (types.size > 0) return;
       if (type !== undefined) this.#occupancy.release(name, type);
       this.#types.delete(name);
       this.#labels.delete(name);
@@ -370,6 +398,7 @@ export class TypeRegistry extends DurableObject<Env> {
     });
     return released;
   }
+
 
   /** Whether any shard other than `except` holds the family (a replacing push may retype only then). */
   async heldElsewhere(name: string, except: number): Promise<boolean> {

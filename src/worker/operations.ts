@@ -84,6 +84,14 @@ export class Core {
   async push(body: string | Uint8Array, contentType: string | undefined, target: PushTarget = UNGROUPED): Promise<PushResult> {
     const { group, source } = this.#checked(() => this.#sourceOf(target), labelKey(target.group));
     const key = labelKey(group);
+    if (target.mode === "replace" && key === "" && source === undefined) {
+      const error = new GatewayError(
+        "BadRequest",
+        'mode "replace" needs a group (a Pushgateway grouping key, e.g. { group: { job: "nightly" } }): the ungrouped writes are shared by every writer and spread over every shard; push to a group, or delete what should go',
+      );
+      this.countRejected(error);
+      throw error;
+    }
     const prepared = this.#checked(() => {
       let families = dropCreatedGauges(parseBody(body, contentType, group));
       if (source !== undefined && target.source === undefined) families = withoutLabel(families, this.#env.SOURCE_LABEL ?? "");

@@ -27,6 +27,11 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
   const out: PreparedFamily[] = [];
   for (const family of families) {
     checkNotReserved(family.name);
+    // A family with no samples (a TYPE or HELP line alone) stores nothing, so it claims nothing either.
+    if (family.keys.length === 0) {
+      checkFamilyLimits(family.name, family.help);
+      continue;
+    }
     checkFamilyLimits(family.name, family.help);
     const keys = family.keys;
     // The text parser rejects duplicate series itself, but protobuf bodies and grouping labels

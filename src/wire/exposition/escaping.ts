@@ -99,8 +99,8 @@ function escapeRunes(name: string, scheme: Exclude<EscapingScheme, "allow-utf-8"
 export interface KeyEscapeProblem {
   /**
    * `escaped_label_clash`: two label names escape to the same name (`a.b` and `a_b` with
-   * `underscores`); `escaped_reserved_label`: a name escapes to `__name__`, which no parser takes
-   * as a label (`..name__` with `underscores`, `-name_` with `dots`).
+   * `underscores`); `escaped_reserved_label`: a name escapes to one starting with `__`, Prometheus's
+   * own labels (`..name__` with `underscores`; `ü` or `-name_` with `dots`).
    */
   readonly reason: "escaped_label_clash" | "escaped_reserved_label";
   /** The label name (unescaped) that caused it. */
@@ -165,7 +165,10 @@ export function escapeKeyChecked(key: string, scheme: EscapingScheme): string | 
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i];
     if (p === undefined) continue;
-    if (problem === undefined && p.name === "__name__") problem = { reason: "escaped_reserved_label", label: p.from };
+    // A name that escapes to a leading `__` (only `dots` can make one now: the registry refuses the
+    // others at push time) is one of Prometheus's own labels to every parser: `__name__` breaks the
+    // line, any other is dropped or refused. The series is left out rather than served so.
+    if (problem === undefined && p.name !== p.from && p.name.startsWith("__")) problem = { reason: "escaped_reserved_label", label: p.from };
     const previous = pairs[i - 1];
     if (problem === undefined && previous !== undefined && previous.name === p.name) {
       problem = { reason: "escaped_label_clash", label: p.from === p.name ? previous.from : p.from };
