@@ -85,10 +85,16 @@ export function openLoop(intervalMs, make) {
   };
 }
 
-/** Latency figures of `records` (those started in [from, to), epoch ms). */
+/** p50, p99 and max of latencies (ms). */
+export function percentiles(latencies) {
+  const lat = [...latencies].sort((a, b) => a - b);
+  const q = (p) => (lat.length === 0 ? NaN : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]);
+  return { requests: lat.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat[lat.length - 1] ?? NaN };
+}
+
+/** Latency figures of `records` (those started in [from, to), epoch ms), with the latencies themselves. */
 export function latencyStats(records, from = -Infinity, to = Infinity) {
   const xs = records.filter((r) => r.start >= from && r.start < to);
-  const lat = xs.map((r) => r.latencyMs).sort((a, b) => a - b);
-  const q = (p) => (lat.length === 0 ? NaN : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]);
-  return { requests: xs.length, non2xx: xs.filter((r) => r.status < 200 || r.status > 299).length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat[lat.length - 1] ?? NaN };
+  const latenciesMs = xs.map((r) => Math.round(r.latencyMs * 100) / 100);
+  return { ...percentiles(latenciesMs), non2xx: xs.filter((r) => r.status < 200 || r.status > 299).length, latenciesMs };
 }
