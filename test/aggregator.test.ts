@@ -1,7 +1,8 @@
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../src/aggregator/store";
+import Gateway from "../src/worker/entrypoint";
 import { rejection, withoutSelfMetrics } from "./helpers";
 
 const gw = exports.default;
@@ -36,7 +37,7 @@ describe("aggregator storage", () => {
   it("migrates a version 1 database forward on start, keeping its series", async () => {
     await runInDurableObject(stub(), (_instance, state) => {
       const sql = state.storage.sql;
-      for (const table of ["series", "families", "tombstones", "groups", "chunks", "stale", "sources"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
+      for (const table of ["series", "families", "tombstones", "groups", "chunks", "stale", "sources", "family_meta"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
       sql.exec(MIGRATIONS[0] ?? "");
       sql.exec("INSERT INTO families (name, type, help, unit) VALUES ('old_total', 'counter', 'From v1.', '')");
       sql.exec("INSERT INTO series (family, labels, value, packed, updated) VALUES ('old_total', 'a=\"1\"', 41, NULL, 0)");
@@ -108,7 +109,7 @@ describe("aggregator storage", () => {
     expect(withoutSelfMetrics(after)).toBe(withoutSelfMetrics(before));
     await runInDurableObject(stub(), (_i, state) => {
       expect(state.storage.sql.exec("SELECT * FROM series WHERE family = 'ok'").toArray()).toEqual([]);
-      expect(state.storage.sql.exec("SELECT * FROM families WHERE name = 'ok'").toArray()).toEqual([]);
+      expect(state.storage.sql.exec("SELECT * FROM family_meta WHERE data LIKE '%\"ok\"%'").toArray()).toEqual([]);
     });
     expect(await stub().verify()).toEqual([]);
   });
@@ -127,5 +128,30 @@ describe("aggregator storage", () => {
     expect((await rejection(gw.inc("y_total"))).name).toBe("LimitExceeded");
     await gw.push(`${lines}\n`); // existing series are still writable
     expect(await gw.scrape()).toContain('x{i="0"} 2\n');
+  });
+
+  it("writes rows that grow with what changed: a 10,000-series PUT of 100 new families, then again", async () => {
+    const g = new Gateway(createExecutionContext(), { ...env, MAX_BODY_BYTES: String(10 * 1024 * 1024) });
+    const lines: string[] = [];
+    for (let f = 0; f < 100; f++) {
+      lines.push(`# HELP rows_${f} Family ${f}.`, `# TYPE rows_${f} gauge`);
+      for (let i = 0; i < 100; i++) lines.push(`rows_${f}{host="h${i % 20}",path="/api/${f * 100 + i}"} ${i}`);
+    }
+    const body = `${lines.join("\n")}\n`;
+    const rows = async () => Number(/metrics_gateway_storage_rows_written_total (\d+)/.exec(await gw.scrape())?.[1]);
+    const put = () => g.fetch(new Request("http://gateway/metrics/job/rows", { method: "PUT", body }));
+    const before = await rows();
+    expect((await put()).status).toBe(200);
+    const first = (await rows()) - before;
+    expect((await put()).status).toBe(200);
+    const again = (await rows()) - before - first;
+    // 20 chunks of at most 512 series, 1 row of the 100 families' metadata, 1 group row.
+    expect(first).toBe(22);
+    // The same series again: the 20 chunks and the group's push time.
+    expect(again).toBe(21);
+    // The registry keeps the 100 new families' types and label names in one row.
+    const packs = await runInDurableObject(env.REGISTRY.getByName("registry"), (_i, state) => state.storage.sql.exec<{ data: string }>("SELECT data FROM registry_families").toArray());
+    expect(packs.filter((p) => p.data.includes('"rows_0"'))).toHaveLength(1);
+    expect(JSON.parse(packs.find((p) => p.data.includes('"rows_0"'))?.data ?? "[]").filter((f: [string]) => f[0].startsWith("rows_"))).toHaveLength(100);
   });
 });

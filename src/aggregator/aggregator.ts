@@ -537,12 +537,21 @@ export class Aggregator extends DurableObject<Env> {
         return f !== undefined && ((help !== undefined && help !== f.help) || (unit !== undefined && unit !== f.unit));
       });
       if (apply.length === 0) return;
+      const next = new Map(apply.map(([name, help, unit]) => [name, { help, unit }]));
+      const plan = state.metaPacks.plan(next.keys(), []);
       this.ctx.storage.transactionSync(() => {
-        for (const [name, help, unit] of apply) {
-          const f = state.families.get(name);
-          if (f !== undefined) this.#store.putFamily({ name, type: f.type, help: help ?? f.help, unit: unit ?? f.unit });
+        for (const [id, names] of plan.touched) {
+          this.#store.putFamilyMeta(
+            id,
+            names.flatMap((name) => {
+              const f = state.families.get(name);
+              const change = next.get(name);
+              return f === undefined ? [] : [{ name, type: f.type, help: change?.help ?? f.help, unit: change?.unit ?? f.unit }];
+            }),
+          );
         }
       });
+      state.metaPacks.apply(plan);
       for (const [name, help, unit] of apply) {
         const f = state.families.get(name);
         if (f === undefined) continue;

@@ -10,7 +10,7 @@ import { IN_ROW, OVERLAY, type FamilyState } from "./family";
 import type { Stage, StagedSeries, StageFamily } from "./plan";
 import { CHUNK_BYTES, CHUNK_SERIES, seriesBytes, type Chunk, type GroupState, type ShardState } from "./state";
 import { sourceKey, sourceParts, type SourceState } from "./sources";
-import type { SeriesRow, StaleRow, Store } from "./store";
+import type { FamilyRow, SeriesRow, StaleRow, Store } from "./store";
 
 /** A series a commit removed (for stale markers and the registry's directory). */
 export interface RemovedSeries {
@@ -262,13 +262,18 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
   }
   const typeOf = (family: string) => stage.families.get(family)?.type ?? state.families.get(family)?.type ?? "untyped";
 
+  // Families' metadata is packed many to a row: the rows of the families written here.
+  const metaPlan = state.metaPacks.plan(
+    familyRows.filter((r) => r.put).map((r) => r.name),
+    familyRows.filter((r) => !r.put).map((r) => r.name),
+  );
+
   // 5. One transaction for everything.
   let staleRows: StaleRow[] = [];
   options.transaction(() => {
-    for (const r of familyRows) {
-      const f = stage.families.get(r.name);
-      if (r.put && f?.type !== undefined) store.putFamily({ name: r.name, type: f.type, help: f.help, unit: f.unit });
-      else if (!r.put) store.deleteFamily(r.name);
+    for (const [id, names] of metaPlan.touched) {
+      if (names.length === 0) store.deleteFamilyMeta(id);
+      else store.putFamilyMeta(id, names.flatMap((name) => familyRow(state, stage, name) ?? []));
     }
     for (const c of chunkWrites) {
       if (c.members === null) store.deleteChunk(c.id);
@@ -292,9 +297,19 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
 
   // 6. Storage took it: now memory.
   applyToMemory(state, stage, work, nextId);
+  state.metaPacks.apply(metaPlan);
   state.stale.push(...staleRows);
   for (const source of sources) state.sources.set(sourceKey(source.source, source.group), source);
   return result;
+}
+
+/** A family's metadata as the commit leaves it (the stage's where it has it, else memory's). */
+function familyRow(state: ShardState, stage: Stage, name: string): FamilyRow | undefined {
+  const f = stage.families.get(name);
+  if (f?.type !== undefined) return { name, type: f.type, help: f.help, unit: f.unit };
+  const m = state.families.get(name);
+  // A family stored without series (data from before schema version 3) is dropped with the rewrite.
+  return m === undefined ? undefined : { name, type: m.type, help: m.help, unit: m.unit };
 }
 
 /** Live series of a staged family after the commit. */

@@ -18,6 +18,7 @@ import type { MetricType } from "../common/model";
 import { Directory } from "./directory";
 import { shardStub } from "./objects";
 import { LabelNames, labelReservedProblem, Occupancy, reservedProblem } from "./occupancy";
+import { PACK_RECORDS, Packs } from "./packs";
 import { groupName } from "./plan";
 
 /** A family a shard is about to write, with what is new to that shard. */
@@ -68,7 +69,7 @@ export interface FamilyCount {
   groups: [group: string, series: number][];
 }
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS family_types (name TEXT NOT NULL PRIMARY KEY, type TEXT NOT NULL) WITHOUT ROWID;
+const SCHEMA = `CREATE TABLE IF NOT EXISTS registry_families (id INTEGER NOT NULL PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registry_state (key TEXT NOT NULL PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;`;
 
 /** A directory is checked against the shards before it rejects a push for cardinality, at most this often. */
@@ -85,20 +86,37 @@ export class TypeRegistry extends DurableObject<Env> {
   readonly #recounted = new Map<string, number>();
   readonly #ownerIds = new Map<string, number>();
   readonly #owners: string[] = [];
+  /** Which `registry_families` row each family is in. */
+  readonly #packs = new Packs();
   #shards = 1;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec(SCHEMA);
-    // A family's label names live in its row (one row written per family, not one per label).
-    if (!sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('family_types')").toArray().some((c) => c.name === "labels")) {
-      sql.exec("ALTER TABLE family_types ADD COLUMN labels TEXT NOT NULL DEFAULT '[]'");
+    // Families' types and label names, packed many to a row (a write admitting 100 new families
+    // writes one row, not 100). Registries from before kept one `family_types` row per family.
+    const old = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'family_types'").toArray().length > 0;
+    if (old) {
+      const hasLabels = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('family_types')").toArray().some((c) => c.name === "labels");
+      const rows = sql.exec<{ name: string; type: string; labels: string }>(`SELECT name, type, ${hasLabels ? "labels" : "'[]' AS labels"} FROM family_types`).toArray();
+      for (let i = 0; i < rows.length; i += PACK_RECORDS) {
+        const pack = rows.slice(i, i + PACK_RECORDS).map((r) => [r.name, r.type, JSON.parse(r.labels) as string[]]);
+        sql.exec("INSERT OR REPLACE INTO registry_families (id, data) VALUES (?, ?)", 1 + i / PACK_RECORDS, JSON.stringify(pack));
+      }
+      sql.exec("DROP TABLE family_types");
     }
-    for (const row of sql.exec<{ name: string; type: string; labels: string }>("SELECT name, type, labels FROM family_types")) {
-      this.#types.set(row.name, row.type as MetricType);
-      this.#occupancy.take(row.name, row.type as MetricType);
-      for (const label of JSON.parse(row.labels) as string[]) this.#labelsOf(row.name).add(label);
+    for (const row of sql.exec<{ id: number; data: string }>("SELECT id, data FROM registry_families")) {
+      const pack = JSON.parse(row.data) as [string, MetricType, string[]][];
+      this.#packs.load(
+        row.id,
+        pack.map(([name]) => name),
+      );
+      for (const [name, type, labels] of pack) {
+        this.#types.set(name, type);
+        this.#occupancy.take(name, type);
+        for (const label of labels) this.#labelsOf(name).add(label);
+      }
     }
     const shards = sql.exec<{ value: number }>("SELECT value FROM registry_state WHERE key = 'shards'").toArray()[0];
     this.#shards = shards?.value ?? 1;
@@ -233,12 +251,8 @@ export class TypeRegistry extends DurableObject<Env> {
       throw error;
     }
     // Accepted: make new types and label names durable, and count the claims.
-    const sql = this.ctx.storage.sql;
     for (const f of item.families) this.#claims.set(f.name, (this.#claims.get(f.name) ?? 0) + 1);
-    const changed = new Set([...typed.map((f) => f.name), ...labelled.map(([family]) => family)]);
-    for (const name of changed) {
-      sql.exec("INSERT OR REPLACE INTO family_types (name, type, labels) VALUES (?, ?, ?)", name, this.#types.get(name) ?? "untyped", JSON.stringify([...this.#labelsOf(name).names]));
-    }
+    this.#persist(new Set([...typed.map((f) => f.name), ...labelled.map(([family]) => family)]), []);
   }
 
   #admitKeys(shard: number, owner: number, group: string, f: AdmitFamily, limit: number, undo: (() => void)[]): void {
@@ -371,7 +385,7 @@ export class TypeRegistry extends DurableObject<Env> {
     // Each shard says with which type it holds each family (null: it holds none).
     const held = await Promise.all(Array.from({ length: this.#shards }, (_, i) => shardStub(this.env, i).typesOf(candidates)));
     const released: string[] = [];
-    const sql = this.ctx.storage.sql;
+    const retyped: string[] = [];
     candidates.forEach((name, n) => {
       if ((this.#claims.get(name) ?? 0) !== claimsBefore[n]) return;
       const types = new Set(held.map((h) => h[n]).filter((t): t is MetricType => t !== null && t !== undefined));
@@ -384,7 +398,7 @@ export class TypeRegistry extends DurableObject<Env> {
           if (type !== undefined) this.#occupancy.release(name, type);
           this.#occupancy.take(name, held1);
           this.#types.set(name, held1);
-          sql.exec("INSERT OR REPLACE INTO family_types (name, type, labels) VALUES (?, ?, ?)", name, held1, JSON.stringify([...this.#labelsOf(name).names]));
+          retyped.push(name);
         }
         return;
       }
@@ -393,10 +407,27 @@ export class TypeRegistry extends DurableObject<Env> {
       this.#types.delete(name);
       this.#labels.delete(name);
       this.#directories.delete(name);
-      sql.exec("DELETE FROM family_types WHERE name = ?", name);
       released.push(name);
     });
+    this.#persist(retyped, released);
     return released;
+  }
+
+  /** Writes the packed rows of families whose type or label names changed, or that were forgotten. */
+  #persist(changed: Iterable<string>, removed: Iterable<string>): void {
+    const plan = this.#packs.plan(changed, removed);
+    const sql = this.ctx.storage.sql;
+    for (const [id, names] of plan.touched) {
+      if (names.length === 0) sql.exec("DELETE FROM registry_families WHERE id = ?", id);
+      else {
+        const data = names.flatMap((name) => {
+          const type = this.#types.get(name);
+          return type === undefined ? [] : [[name, type, [...this.#labelsOf(name).names]]];
+        });
+        sql.exec("INSERT OR REPLACE INTO registry_families (id, data) VALUES (?, ?)", id, JSON.stringify(data));
+      }
+    }
+    this.#packs.apply(plan);
   }
 
 

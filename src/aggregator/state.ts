@@ -8,9 +8,10 @@ import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
 import { CHUNK_BYTES, CHUNK_SERIES, heapBytes, seriesBytes } from "./sizes";
 import { ExpiryHeap } from "./expiry";
+import { Packs } from "./packs";
 import { compare, FamilyState, IN_ROW, OVERLAY } from "./family";
 import { sourceKey, type SourceState } from "./sources";
-import type { StaleRow, Store } from "./store";
+import type { FamilyRow, StaleRow, Store } from "./store";
 
 /** A Pushgateway group (grouping key), or the ungrouped group (key ""). */
 export interface GroupState {
@@ -57,6 +58,8 @@ export class ShardState {
   readonly sources = new Map<string, SourceState>();
   /** When ungrouped series with a TTL expire. */
   readonly expiry = new ExpiryHeap();
+  /** Which `family_meta` row each family's metadata is in. */
+  readonly metaPacks = new Packs();
   #sortedNames: string[] | null = null;
 
   constructor() {
@@ -199,7 +202,14 @@ export function loadState(store: Store): ShardState {
     group.failureTime = row.failure_time;
     group.ttlMs = row.ttl_ms;
   }
-  const meta = new Map(store.families().map((f) => [f.name, f]));
+  const meta = new Map<string, FamilyRow>();
+  for (const pack of store.familyMeta()) {
+    state.metaPacks.load(
+      pack.id,
+      pack.families.map((f) => f.name),
+    );
+    for (const f of pack.families) meta.set(f.name, f);
+  }
   const familyOf = (name: string): FamilyState | undefined => {
     const m = meta.get(name);
     return m === undefined ? undefined : state.family(m.name, m.type, m.help, m.unit);

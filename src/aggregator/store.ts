@@ -6,6 +6,7 @@
 import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
 import { decodePacked, encodePacked, type PackedSeries } from "./codec";
+import { PACK_RECORDS } from "./packs";
 
 /** Bumped with every schema change; the constructor brings older databases forward. */
 export const SCHEMA_VERSION = 3;
@@ -43,7 +44,8 @@ export const MIGRATIONS: readonly string[] = [
      failure_time REAL NOT NULL
    ) WITHOUT ROWID;`,
   // 2 -> 3: packed chunks (many series per row), per-series expiry, group TTLs, stale markers in
-  // packed rows, cumulative sources' last values. The old tombstones move into `stale` (in code).
+  // packed rows, families' metadata packed, cumulative sources' last values. The old tombstones
+  // move into `stale` and the old families rows into `family_meta` (in code).
   `CREATE TABLE chunks (
      id   INTEGER NOT NULL PRIMARY KEY,
      grp  TEXT NOT NULL,
@@ -58,6 +60,10 @@ export const MIGRATIONS: readonly string[] = [
      count   INTEGER NOT NULL,
      data    BLOB NOT NULL
    );
+   CREATE TABLE family_meta (
+     id   INTEGER NOT NULL PRIMARY KEY,
+     data TEXT NOT NULL
+   );
    CREATE TABLE sources (
      source  TEXT NOT NULL,
      grp     TEXT NOT NULL,
@@ -68,7 +74,7 @@ export const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
 ];
 
-/** A `families` row. */
+/** A family's metadata (packed in `family_meta` rows; one `families` row each before schema version 3). */
 export interface FamilyRow {
   name: string;
   type: MetricType;
@@ -130,7 +136,10 @@ export class Store {
       const step = MIGRATIONS[v];
       if (step === undefined) throw new Error(`no migration from schema version ${v}`);
       this.#sql.exec(step);
-      if (v === 2) this.#moveTombstones();
+      if (v === 2) {
+        this.#moveTombstones();
+        this.#moveFamilies();
+      }
       this.setState("schema_version", v + 1);
     }
   }
@@ -156,27 +165,32 @@ export class Store {
     this.#sql.exec("DROP TABLE tombstones");
   }
 
+  /** Version 3 keeps families' metadata packed: the `families` rows become `family_meta` rows. */
+  #moveFamilies(): void {
+    const rows = this.#sql.exec<{ name: string; type: string; help: string; unit: string }>("SELECT name, type, help, unit FROM families").toArray() as FamilyRow[];
+    for (let i = 0; i < rows.length; i += PACK_RECORDS) this.putFamilyMeta(1 + i / PACK_RECORDS, rows.slice(i, i + PACK_RECORDS));
+    this.#sql.exec("DROP TABLE families");
+  }
+
   /** The schema version the database is at (0 for a new database). */
   schemaVersion(): number {
     return this.getState("schema_version") ?? 0;
   }
 
-  families(): FamilyRow[] {
-    return this.#sql.exec<Record<keyof FamilyRow, string>>("SELECT name, type, help, unit FROM families").toArray() as FamilyRow[];
+  /** Every family's metadata, by the `family_meta` row (pack) it is in. */
+  familyMeta(): { id: number; families: FamilyRow[] }[] {
+    return this.#sql
+      .exec<{ id: number; data: string }>("SELECT id, data FROM family_meta")
+      .toArray()
+      .map((r) => ({ id: r.id, families: (JSON.parse(r.data) as [string, MetricType, string, string][]).map(([name, type, help, unit]) => ({ name, type, help, unit })) }));
   }
 
-  putFamily(row: FamilyRow): void {
-    this.#exec(
-      "INSERT INTO families (name, type, help, unit) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit",
-      row.name,
-      row.type,
-      row.help,
-      row.unit,
-    );
+  putFamilyMeta(id: number, families: readonly FamilyRow[]): void {
+    this.#exec("INSERT OR REPLACE INTO family_meta (id, data) VALUES (?, ?)", id, JSON.stringify(families.map((f) => [f.name, f.type, f.help, f.unit])));
   }
 
-  deleteFamily(name: string): void {
-    this.#exec("DELETE FROM families WHERE name = ?", name);
+  deleteFamilyMeta(id: number): void {
+    this.#exec("DELETE FROM family_meta WHERE id = ?", id);
   }
 
   /** Every chunk row: id, group, and its series decoded. */
@@ -244,7 +258,7 @@ export class Store {
   deleteAll(): void {
     this.#exec("DELETE FROM series");
     this.#exec("DELETE FROM chunks");
-    this.#exec("DELETE FROM families");
+    this.#exec("DELETE FROM family_meta");
     this.#exec("DELETE FROM groups");
     this.#exec("DELETE FROM sources");
   }
