@@ -61,7 +61,7 @@ describe("expiry", () => {
     await gw.set("fresh", undefined, 2, { ttlSeconds: 10 }); // its expiry is at least 20 ms later
     // Read as of just after the first write's expiry: the second write moved it, so it is served.
     const page = (await shard().read({ after: null, maxBytes: 1 << 20, now: firstDone + 10_001 })) as unknown as Page;
-    expect(page.families.map((f) => [f.name, f.series.map(([, v]) => v)])).toEqual([["fresh", [2]]]);
+    expect(page.families.map((f) => [f.name, [...(f.values as Float64Array)]])).toEqual([["fresh", [2]]]);
   });
 
   it("expires a Pushgateway group as a whole, measured from its last push (Metrics-TTL header)", async () => {

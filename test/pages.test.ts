@@ -28,7 +28,7 @@ function readAll(state: ShardState, maxBytes: number): { series: string[]; pages
   for (;;) {
     const page = readPage(state, { after, maxBytes, now: 1 });
     pages++;
-    for (const f of page.families) for (const [key] of f.series) series.push(`${f.name}{${key}}`);
+    for (const f of page.families) for (const key of f.keys) series.push(`${f.name}{${key}}`);
     if (page.next === null) return { series, pages };
     after = page.next;
     if (pages > 1_000_000) throw new Error("paging does not end");

@@ -8,15 +8,27 @@ import type { SeriesValue } from "../common/model";
 import type { FamilyState } from "./family";
 import type { GroupState, ShardState } from "./state";
 
-/** One series in a page: label key, value, last write (ms since the epoch). */
+/** One series as a reader uses it: label key, value, last write (ms since the epoch). */
 export type PageSeries = [key: string, value: SeriesValue, updated: number];
 
+/**
+ * A family's series in a page, as columns: structured cloning (every RPC value) copies typed arrays
+ * as memory, where an array per series cost three to five times as much.
+ */
 export interface PageFamily {
   name: string;
   type: MetricType;
   help: string;
   unit: string;
-  series: PageSeries[];
+  keys: string[];
+  /** Counters, gauges, untyped: the values; histograms and summaries: one packed array per series. */
+  values: Float64Array | Float64Array[];
+  updated: Float64Array;
+}
+
+/** The `i`th series of a page family. */
+export function pageSeries(f: PageFamily, i: number): PageSeries {
+  return [f.keys[i] ?? "", f.values[i] ?? NaN, f.updated[i] ?? 0];
 }
 
 /** Where a read resumes: after this family and key. */
@@ -69,43 +81,57 @@ export function readPage(state: ShardState, request: PageRequest): Page {
   let bytes = 0;
   // Where the next page starts: after the last series this page holds.
   let last: Cursor;
+  // Only when a group has a TTL that ran out is each series' group looked up.
+  const groupsExpired = [...state.groups.values()].some((g) => g.key !== "" && groupExpired(g, now));
   for (; i < names.length; i++) {
     const name = names[i] ?? "";
     const from = after !== null && name === after[0] ? after[1] : null;
-    const series: PageSeries[] = [];
-    let meta: Omit<PageFamily, "series">;
+    const keys: string[] = [];
+    const scalars: number[] = [];
+    const packed: Float64Array[] = [];
+    const times: number[] = [];
+    let meta: Omit<PageFamily, "keys" | "values" | "updated">;
+    let scalar = true;
     if (name === PUSH_TIME || name === PUSH_FAILURE_TIME) {
       meta = { name, type: "gauge", help: name === PUSH_TIME ? PUSH_TIME_HELP : PUSH_FAILURE_TIME_HELP, unit: "" };
       for (const group of sortedGroups(state, filter)) {
-        if (bytes >= maxBytes && series.length > 0) break;
+        if (bytes >= maxBytes && keys.length > 0) break;
         if (from !== null && group.key <= from) continue;
         if (groupExpired(group, now)) continue;
         const ms = name === PUSH_TIME ? group.pushTime : group.failureTime;
-        series.push([group.key, ms / 1000, ms]);
+        keys.push(group.key);
+        scalars.push(ms / 1000);
+        times.push(ms);
         bytes += 40 + group.key.length * 2;
       }
     } else {
       const family = state.families.get(name);
       if (family === undefined) continue;
       meta = { name, type: family.type, help: family.help, unit: family.unit };
-      const keys = family.sortedKeys();
+      scalar = family.scalar;
+      const sorted = family.sortedKeys();
       // A series over the page's size still comes whole, alone if need be.
-      for (let k = from === null ? 0 : upperBound(keys, from); k < keys.length && (bytes < maxBytes || series.length === 0); k++) {
-        const key = keys[k] ?? "";
+      for (let k = from === null ? 0 : upperBound(sorted, from); k < sorted.length && (bytes < maxBytes || keys.length === 0); k++) {
+        const key = sorted[k] ?? "";
         const slot = family.slot(key);
         if (slot < 0) continue;
         if (filter !== undefined && state.groupOf(family, slot) !== filter) continue;
-        if (seriesExpired(state, family, slot, now)) continue;
+        const expires = family.expires(slot);
+        if (expires > 0 && expires <= now) continue;
+        if (groupsExpired && seriesExpired(state, family, slot, now)) continue;
         const value = family.value(slot);
-        series.push([key, value, family.updated(slot)]);
+        keys.push(key);
+        if (typeof value === "number") scalars.push(value);
+        else packed.push(value);
+        times.push(family.updated(slot));
         bytes += 40 + key.length * 2 + (typeof value === "number" ? 8 : value.length * 8);
       }
     }
-    const end = series[series.length - 1];
+    const end = keys[keys.length - 1];
     if (end === undefined) continue;
-    out.push({ ...meta, series });
+    out.push({ ...meta, keys, values: scalar ? Float64Array.from(scalars) : packed, updated: Float64Array.from(times) });
     bytes += 100 + meta.help.length * 2;
-    last = [name, end[0]];
+    last = [name, end];
     // Full (perhaps in the middle of this family): the next page resumes after its last series.
     if (bytes >= maxBytes) return { families: out, next: last };
   }

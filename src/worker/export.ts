@@ -75,7 +75,7 @@ export async function runExport(env: Env, scheduledTime: number, deps: SendDeps 
       if (run.first) families++;
       series += run.series.length;
     }
-    encoder.family({ ...run.family, series: run.series.map(([k, v]) => [k, v] as const) });
+    encoder.family({ ...run.family, series: run.series });
     await flush();
   }
   for (const f of selfFamilies({ families, series, counters: sumCounters(catalogs.map((c) => c.counters)) })) encoder.family(f);

@@ -5,7 +5,7 @@
  * and one run of output series.
  */
 import { shardStub } from "../aggregator/objects";
-import type { Cursor, Page, PageFamily, PageRequest } from "../aggregator/pages";
+import { pageSeries, type Cursor, type Page, type PageFamily, type PageRequest, type PageSeries } from "../aggregator/pages";
 import { combine, type MergeNotes } from "../aggregator/rules";
 import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
@@ -62,7 +62,7 @@ class ShardCursor {
       const page = this.#page;
       if (page !== null) {
         const family = page.families[this.#family];
-        if (family !== undefined && this.#series < family.series.length) return true;
+        if (family !== undefined && this.#series < family.keys.length) return true;
         if (family !== undefined) {
           this.#family++;
           this.#series = 0;
@@ -94,13 +94,28 @@ class ShardCursor {
   }
 
   get key(): string {
-    return this.family.series[this.#series]?.[0] ?? "";
+    return this.family.keys[this.#series] ?? "";
   }
 
   take(): [string, SeriesValue, number] {
-    const s = this.family.series[this.#series++];
-    if (s === undefined) throw new Error("no current series");
-    return s;
+    const f = this.family;
+    if (this.#series >= f.keys.length) throw new Error("no current series");
+    return pageSeries(f, this.#series++);
+  }
+
+  /** Whether the position is on a series of the current page (no fetch needed to read it). */
+  get valid(): boolean {
+    const f = this.#page?.families[this.#family];
+    return f !== undefined && this.#series < f.keys.length;
+  }
+
+  /** The rest of the current family's series on this page, moving past them. */
+  takeRest(): PageSeries[] {
+    const f = this.family;
+    const rest: PageSeries[] = [];
+    for (let i = this.#series; i < f.keys.length; i++) rest.push(pageSeries(f, i));
+    this.#series = f.keys.length;
+    return rest;
   }
 }
 
@@ -140,7 +155,23 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
       unit: holders.find((c) => c.family.unit !== "")?.family.unit ?? "",
     };
     let run: Run = { family, first: true, series: [] };
-    let inFamily = holders;
+    const only = holders.length === 1 ? holders[0] : undefined;
+    if (only !== undefined) {
+      // One shard holds the family: its pages' series are the result as they are.
+      for (;;) {
+        const rest = only.takeRest();
+        if (only.family.type === family.type) {
+          if (run.series.length === 0) run.series = rest;
+          else run.series.push(...rest);
+          if (run.series.length >= runSeries) {
+            yield run;
+            run = { family, first: false, series: [] };
+          }
+        }
+        if (!(await only.ready()) || only.family.name !== name) break;
+      }
+    }
+    let inFamily = only === undefined ? holders : [];
     while (inFamily.length > 0) {
       let key: string | undefined;
       for (const c of inFamily) if (key === undefined || c.key < key) key = c.key;
@@ -158,9 +189,13 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
         yield run;
         run = { family, first: false, series: [] };
       }
-      // Shards whose family ended (or whose page ended) move on; those still in this family stay.
-      const ready = await Promise.all(inFamily.map((c) => c.ready()));
-      inFamily = inFamily.filter((c, i) => ready[i] && c.family.name === name);
+      // A shard whose page ran out fetches its next; those whose family ended move on.
+      if (inFamily.some((c) => !c.valid)) {
+        const ready = await Promise.all(inFamily.map((c) => (c.valid ? true : c.ready())));
+        inFamily = inFamily.filter((c, i) => ready[i] === true && c.family.name === name);
+      } else {
+        inFamily = inFamily.filter((c) => c.family.name === name);
+      }
     }
     if (run.series.length > 0) yield run;
     active = await live();

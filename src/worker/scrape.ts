@@ -28,7 +28,7 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
   let skip = false;
   let part = "";
   for await (const run of mergedRuns(env, shards, { what: "scrape", notes })) {
-    const view = { ...run.family, series: run.series.map(([k, v]) => [k, v] as const) };
+    const view = { ...run.family, series: run.series };
     if (run.first) {
       // The registry keeps families from colliding at push time; this keeps a scrape valid even if
       // data from before that check (or a registry that lost a race) would make two collide.

@@ -20,7 +20,7 @@ export interface FamilyView {
   readonly help: string;
   readonly unit: string;
   /** `[labelKey, value]` pairs, already in output order. */
-  readonly series: Iterable<readonly [string, SeriesValue]>;
+  readonly series: Iterable<readonly [string, SeriesValue, ...unknown[]]>;
 }
 
 export const TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

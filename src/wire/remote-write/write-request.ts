@@ -21,7 +21,7 @@ export interface ExportFamily {
   readonly type: MetricType;
   readonly help: string;
   readonly unit: string;
-  readonly series: Iterable<readonly [labelKey: string, value: SeriesValue]>;
+  readonly series: Iterable<readonly [labelKey: string, value: SeriesValue, ...rest: unknown[]]>;
 }
 
 /**
