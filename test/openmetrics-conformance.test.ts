@@ -15,17 +15,20 @@ const EXPECTED_CASES = 211;
 
 type Scalar = Extract<MetricType, "counter" | "gauge" | "untyped">;
 
-/** A counter, gauge or untyped family. Keys are canonical label keys (sorted, escaped, empty values left out). */
+/**
+ * A counter, gauge or untyped family. Keys are canonical label keys (sorted, escaped, empty values
+ * left out). `unique`: the parser proved the keys distinct (no grouping labels here to replace any).
+ */
 function scalar(name: string, type: Scalar, help: string, series: [string, number][], unit = ""): Family {
-  return { name, type, help, unit, keys: series.map(([k]) => k), values: series.map(([, v]) => v) };
+  return { name, type, help, unit, keys: series.map(([k]) => k), values: series.map(([, v]) => v), unique: true };
 }
 
 function histogram(name: string, help: string, series: [string, Histogram][]): Family {
-  return { name, type: "histogram", help, unit: "", keys: series.map(([k]) => k), values: series.map(([, v]) => v) };
+  return { name, type: "histogram", help, unit: "", keys: series.map(([k]) => k), values: series.map(([, v]) => v), unique: true };
 }
 
 function summary(name: string, help: string, series: [string, Summary][]): Family {
-  return { name, type: "summary", help, unit: "", keys: series.map(([k]) => k), values: series.map(([, v]) => v) };
+  return { name, type: "summary", help, unit: "", keys: series.map(([k]) => k), values: series.map(([, v]) => v), unique: true };
 }
 
 /** Bucket upper bounds and cumulative counts; `sum` / `count` undefined when the input has no `_sum` / `_count`. */

@@ -133,9 +133,10 @@ describe("text format: families and samples", () => {
         unit: "",
         keys: ['code="200",method="GET"', 'code="400",method="POST"'],
         values: [1027, 3],
+        unique: true,
       },
-      { name: "temperature", type: "gauge", help: "", unit: "", keys: [""], values: [-3.5] },
-      { name: "no_metadata", type: "untyped", help: "", unit: "", keys: [""], values: [1] },
+      { name: "temperature", type: "gauge", help: "", unit: "", keys: [""], values: [-3.5], unique: true },
+      { name: "no_metadata", type: "untyped", help: "", unit: "", keys: [""], values: [1], unique: true },
     ]);
   });
 
@@ -166,14 +167,14 @@ describe("text format: families and samples", () => {
 
   it('treats "# HELP" / "# TYPE" without a name, or with nothing after the name, as comments (as the Pushgateway does)', () => {
     const families = text("# HELP\n# TYPE\n# HELP a\n# TYPE a \t\na 1\n# HELP a\n# HELP b\n");
-    expect(families).toEqual([{ name: "a", type: "untyped", help: "", unit: "", keys: [""], values: [1] }]);
+    expect(families).toEqual([{ name: "a", type: "untyped", help: "", unit: "", keys: [""], values: [1], unique: true }]);
     // A name that is not one is still an error, as there.
     expect(textError("# TYPE met-ric\n")).toMatch(/^line 1, column 11: found "-" in metric name "met"/);
   });
 
   it("returns a family announced by metadata alone with no series", () => {
     expect(text("# HELP lonely Nothing yet.\n# TYPE lonely counter\n")).toEqual([
-      { name: "lonely", type: "counter", help: "Nothing yet.", unit: "", keys: [], values: [] },
+      { name: "lonely", type: "counter", help: "Nothing yet.", unit: "", keys: [], values: [], unique: true },
     ]);
   });
 
@@ -450,7 +451,7 @@ describe("names", () => {
   it("finds a quoted metric name anywhere among the labels (text format, as the Pushgateway does)", () => {
     const families = text('{a="1", "my.metric"} 1\n{ b = "2" , "my.metric" , } 2\n{"my.metric",a="3"} 3\n{c="4","d"="5","my.metric",e="6"} 4\n');
     expect(families).toEqual([
-      { name: "my.metric", type: "untyped", help: "", unit: "", keys: ['a="1"', 'b="2"', 'a="3"', 'c="4",d="5",e="6"'], values: [1, 2, 3, 4] },
+      { name: "my.metric", type: "untyped", help: "", unit: "", keys: ['a="1"', 'b="2"', 'a="3"', 'c="4",d="5",e="6"'], values: [1, 2, 3, 4], unique: true },
     ]);
     // The name decides the family and the role, wherever it is.
     const [h] = text('# TYPE "h.x" histogram\n{le="+Inf","h.x_bucket"} 2\n{"h.x_count"} 2\n');
@@ -737,6 +738,12 @@ describe("grouping labels (ParseOptions.group)", () => {
     const group = ["job", "batch"];
     const families = text('a{job="x"} 1\na{job="y"} 2\na 3\n', { group });
     expect(families[0]?.keys).toEqual(['job="batch"', 'job="batch"', 'job="batch"']);
+    // The parser vouches for distinct keys only where no grouping label replaced one of the body's.
+    expect(families[0]?.unique).toBe(false);
+    expect(text('a{x="1"} 1\na{x="2"} 2\n', { group })[0]?.unique).toBe(true);
+    const histograms = text('# TYPE h histogram\nh_bucket{job="x",le="+Inf"} 1\nh_sum{job="x"} 1\nh_count{job="x"} 1\nh_bucket{job="y",le="+Inf"} 1\nh_sum{job="y"} 1\nh_count{job="y"} 1\n', { group });
+    expect(histograms[0]?.unique).toBe(false);
+    expect(errorOf(() => prepare(histograms)).message).toBe('metric "h{job="batch"}": the same series appears twice in one push; send each label set once');
     for (const pushed of [families, withGroupingLabels(text('a{job="x"} 1\na{job="y"} 2\n'), group)]) {
       const e = errorOf(() => prepare(pushed));
       expect(e.name).toBe("InvalidValue");
@@ -791,7 +798,7 @@ describe("metadata and family rules", () => {
   });
 
   it("takes a text family's HELP after its samples, or after other families (only TYPE must come first)", () => {
-    expect(text("# TYPE a gauge\na 1\n# HELP a late\n")).toEqual([{ name: "a", type: "gauge", help: "late", unit: "", keys: [""], values: [1] }]);
+    expect(text("# TYPE a gauge\na 1\n# HELP a late\n")).toEqual([{ name: "a", type: "gauge", help: "late", unit: "", keys: [""], values: [1], unique: true }]);
     expect(text("a 1\nb 2\n# HELP a later\n").map((f) => [f.name, f.help])).toEqual([
       ["a", "later"],
       ["b", ""],
@@ -805,8 +812,8 @@ describe("metadata and family rules", () => {
 
   it("merges a text family's lines wherever they are in the body (as the Pushgateway does), still finding every duplicate", () => {
     expect(text('a 1\nb 1\na{x="2"} 2\nb{y="3"} 3\n')).toEqual([
-      { name: "a", type: "untyped", help: "", unit: "", keys: ["", 'x="2"'], values: [1, 2] },
-      { name: "b", type: "untyped", help: "", unit: "", keys: ["", 'y="3"'], values: [1, 3] },
+      { name: "a", type: "untyped", help: "", unit: "", keys: ["", 'x="2"'], values: [1, 2], unique: true },
+      { name: "b", type: "untyped", help: "", unit: "", keys: ["", 'y="3"'], values: [1, 3], unique: true },
     ]);
     expect(textError('a{x="1"} 1\nb 1\na{x="2"} 2\nb 2\n')).toMatch(/^line 4, column 1: duplicate series b\{\}/);
     expect(textError('a{x="1",y="2"} 1\nb 1\na{y="2", x="1"} 2\n')).toMatch(/^line 3, column 1: duplicate series a\{x="1",y="2"\}/);
@@ -863,6 +870,7 @@ describe("OpenMetrics", () => {
         unit: "",
         keys: ['q="a"', 'q="b"'],
         values: [3, 4],
+        unique: true,
       },
     ]);
   });
@@ -899,7 +907,7 @@ describe("OpenMetrics", () => {
   it("parses a gaugehistogram as a histogram, and rejects it only with rejectUnsupported", () => {
     const body = '# TYPE q gaugehistogram\nq_bucket{le="1"} 2\nq_bucket{le="+Inf"} 3\nq_gsum 4\nq_gcount 3\n# EOF\n';
     expect(om(body)).toEqual([
-      { name: "q", type: "histogram", help: "", unit: "", keys: [""], values: [{ bounds: [1, Infinity], counts: [2, 3], sum: 4, count: 3 }] },
+      { name: "q", type: "histogram", help: "", unit: "", keys: [""], values: [{ bounds: [1, Infinity], counts: [2, 3], sum: 4, count: 3 }], unique: true },
     ]);
     const e = errorOf(() => om(body, { rejectUnsupported: true }));
     expect(e.name).toBe("InvalidValue");

@@ -259,9 +259,13 @@ export class TypeRegistry extends DurableObject<Env> {
     const dir = this.#directories.get(f.name);
     if (dir === undefined) throw new GatewayError("Unavailable", `the registry has no directory of "${f.name}" yet; retry`);
     let added = 0;
+    // What each series was before, for the undo: 0 absent, 1 held by this shard, 2 by others only.
+    const before = new Uint8Array(f.keys.length);
+    const mine = 1 << shard;
     for (let i = 0; i < f.keys.length; i++) {
       const hash = f.keys[i] ?? 0;
       const current = dir.owner(hash);
+      if (current >= 0) before[i] = (dir.holders(hash) & mine) !== 0 ? 1 : 2;
       if (current >= 0 && current !== owner) {
         throw new SeriesRejection(
           "Conflict",
@@ -277,13 +281,11 @@ export class TypeRegistry extends DurableObject<Env> {
         `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
       );
     }
-    const before = f.keys.map((h) => [dir.owner(h), dir.holders(h)] as const);
     for (const hash of f.keys) dir.add(hash, shard, owner);
     undo.push(() => {
       f.keys.forEach((hash, i) => {
-        const [o, holders] = before[i] ?? [-1, 0];
-        if (o < 0) dir.delete(hash);
-        else if ((holders & (1 << shard)) === 0) dir.release(hash, shard);
+        if (before[i] === 0) dir.delete(hash);
+        else if (before[i] === 2) dir.release(hash, shard);
       });
     });
   }

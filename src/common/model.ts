@@ -59,6 +59,12 @@ interface FamilyInfo {
   unit: string;
   /** The series' canonical label keys, in body order; `values[i]` is series `keys[i]`'s value. */
   keys: LabelKey[];
+  /**
+   * True when whoever built the family proved its keys distinct (the text parser does, unless a
+   * grouping label replaced a series' own label); anything that rewrites keys must clear it.
+   * Absent: `prepare` checks for duplicates itself.
+   */
+  unique?: boolean;
 }
 
 /** A counter, gauge or untyped family: one number per series. */

@@ -73,6 +73,8 @@ export function withGroupingLabels(families: Family[], group: LabelPairs): Famil
   if (group.length === 0) return families;
   for (const family of families) {
     const keys = family.keys;
+    // A grouping label may replace a series' own one, and two series then share a key.
+    family.unique = false;
     for (let i = 0; i < keys.length; i++) keys[i] = groupedLabelKey(parseLabelKey(keys[i] ?? ""), group);
   }
   return families;

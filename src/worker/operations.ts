@@ -283,6 +283,8 @@ function withoutLabel(families: Family[], label: string): Family[] {
   if (label === "") return families;
   for (const family of families) {
     const keys = family.keys;
+    // Two series that differed only in that label now share a key: `prepare` must look.
+    family.unique = false;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] ?? "";
       if (!key.includes(label)) continue;

@@ -36,7 +36,8 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
     const keys = family.keys;
     // The text parser rejects duplicate series itself, but protobuf bodies and grouping labels
     // (which replace same-named labels of the body) can still map two series to one key.
-    const seen = new Set<string>();
+    // Unless the parser proved them distinct already (most text bodies): then only the limits.
+    const seen = family.unique === true ? undefined : new Set<string>();
     let values: SeriesValue[];
     switch (family.type) {
       case "histogram":
@@ -131,13 +132,14 @@ export function checkKeyLimits(key: string, where: () => string): void {
 }
 
 /**
- * Adds series `i`'s key to `seen`, throwing if it is there already (one Set insertion per series),
- * or if it is over a limit.
+ * Adds series `i`'s key to `seen` (when given), throwing if it is there already (one Set insertion
+ * per series), or if it is over a limit.
  */
-function checkNew(family: Family, seen: Set<string>, i: number): void {
-  const before = seen.size;
+function checkNew(family: Family, seen: Set<string> | undefined, i: number): void {
   const key = family.keys[i] ?? "";
   checkKeyLimits(key, () => `metric "${family.name}"`);
+  if (seen === undefined) return;
+  const before = seen.size;
   seen.add(key);
   if (seen.size === before) {
     throw new GatewayError("InvalidValue", `${where(family, i)}: the same series appears twice in one push; send each label set once`);

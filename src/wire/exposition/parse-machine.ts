@@ -366,6 +366,7 @@ export class Parser extends Lexer {
       summaries: [],
       slots: [],
       bodyKeys: [],
+      replaced: false,
       // Created when needed: most families have neither, and a body may have thousands of families.
       pending: undefined,
       groups: undefined,
@@ -959,6 +960,7 @@ export class Parser extends Lexer {
     } else {
       key = this.labelKeys.groupedKey(lab, -1);
       if (this.labelKeys.replaced) {
+        st.replaced = true;
         own = this.labelKeys.bodyKey(lab, -1);
         at = series.find(this.labelKeys.keyHash(lab, -1, own), own, st.bodyKeys, undefined);
       } else {
@@ -1071,6 +1073,7 @@ export class Parser extends Lexer {
       index.add(miss, this.labelsAt);
       st.slots.push(slot);
       st.keys.push(this.labelKeys.seriesKey(lab, skip, key));
+      if (this.labelKeys.group.length > 0 && this.labelKeys.replaced) st.replaced = true;
       st.bodyKeys.push(key);
       if (om) st.group = slot;
     }

@@ -60,6 +60,11 @@ export interface FamilyState {
    */
   readonly bodyKeys: string[];
   /**
+   * Whether a grouping label replaced a label of one of the family's series: then two series of
+   * the body may share a key, and `prepare` checks; otherwise the index proved the keys distinct.
+   */
+  replaced: boolean;
+  /**
    * OpenMetrics counters seen only through `_created` so far, by index. They have their place in
    * `keys` and `values` already (a series' samples are adjacent, so the `_total` that would add it
    * comes next anyway), and are taken out when the family ends without their `_total`.
@@ -90,12 +95,13 @@ export const INFO_GROUP = "info";
 /** The family a parsed state holds, as output. */
 export function familyOf(st: FamilyState): Family {
   const { outName: name, help, unit, keys } = st;
+  const unique = !st.replaced;
   switch (st.type) {
     case "histogram":
-      return { name, type: st.type, help, unit, keys, values: st.histograms };
+      return { name, type: st.type, help, unit, keys, values: st.histograms, unique };
     case "summary":
-      return { name, type: st.type, help, unit, keys, values: st.summaries };
+      return { name, type: st.type, help, unit, keys, values: st.summaries, unique };
     default:
-      return { name, type: st.type, help, unit, keys, values: st.values };
+      return { name, type: st.type, help, unit, keys, values: st.values, unique };
   }
 }
