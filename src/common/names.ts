@@ -35,8 +35,11 @@ export function isLegacyLabelName(s: string): boolean {
   return true;
 }
 
-/** Index of the first lone UTF-16 surrogate in `s` (text that cannot be encoded as UTF-8), or -1. */
-function loneSurrogateAt(s: string): number {
+/**
+ * Index of the first lone UTF-16 surrogate in `s` (text that cannot be written as UTF-8, which
+ * would reach a scrape as U+FFFD and make two different strings one), or -1.
+ */
+export function loneSurrogateAt(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0xd800 || c > 0xdfff) continue;

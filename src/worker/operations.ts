@@ -11,7 +11,7 @@ import { GatewayError } from "../common/errors";
 import { labelKey, parseLabelKey } from "../common/labels";
 import { MAX_SOURCE_CHARS } from "../common/limits";
 import type { Family, LabelPairs } from "../common/model";
-import { checkMetricName } from "../common/names";
+import { checkMetricName, loneSurrogateAt } from "../common/names";
 import { dropCreatedGauges } from "../wire/grouping";
 import { parseBody } from "../wire/push-body";
 import { groupCommit } from "./group-commit";
@@ -19,7 +19,7 @@ import { statusData, type StatusData } from "./reads";
 import { foldWrites, labelPairs, labelsOf, opFields, type OpFields } from "./rpc-writes";
 import { scrapeParts, type ScrapeOptions } from "./scrape";
 import { allShards, configuredShards, shardsToRead } from "./shards";
-import { loneSurrogateAt, prepare, ttlMsOf } from "./validate";
+import { prepare, ttlMsOf } from "./validate";
 
 /** Where a push goes and how it meets what is there. */
 export interface PushTarget {

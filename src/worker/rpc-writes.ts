@@ -10,9 +10,9 @@ import { GatewayError } from "../common/errors";
 import { labelKey } from "../common/labels";
 import { MAX_BUCKETS } from "../common/limits";
 import type { LabelPairs, MetricType } from "../common/model";
-import { checkLabelName, checkMetricName } from "../common/names";
+import { checkLabelName, checkMetricName, loneSurrogateAt } from "../common/names";
 import type { SeriesValue } from "../common/model";
-import { checkFamilyLimits, checkKeyLimits, checkNotReserved, loneSurrogateAt, ttlMsOf } from "./validate";
+import { checkFamilyLimits, checkKeyLimits, checkNotReserved, ttlMsOf } from "./validate";
 
 /** prom-client's default histogram buckets, used when `observe` is given none. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -151,25 +151,6 @@ function where(family: Family, i: number): string {
   return `metric "${family.name}{${family.keys[i] ?? ""}}"`;
 }
 
-/**
- * Index of the first lone UTF-16 surrogate in `s` (text that cannot be written as UTF-8, which
- * would reach a scrape as U+FFFD and make two different strings one), or -1.
- */
-export function loneSurrogateAt(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        i++;
-        continue;
-      }
-    }
-    return i;
-  }
-  return -1;
-}
 
 /** A TTL in seconds as ms, checked: finite, >= 0 (0: never), at most {@link MAX_TTL_SECONDS}. */
 export function ttlMsOf(seconds: number): number {

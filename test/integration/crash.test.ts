@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { freePort, ROOT } from "./servers";
+import { prng } from "./prng";
 
 const SEED = Number(process.env.CRASH_SEED ?? 20261201);
 const WRITERS = 8;
@@ -31,18 +32,6 @@ const REQUEST_TIMEOUT_MS = 20_000;
 const SCRAPE_TIMEOUT_MS = 30_000;
 
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
-
-/** A small deterministic PRNG (mulberry32): the same seed gives the same ops and kill moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
 

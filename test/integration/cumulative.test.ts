@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { sampleLines, scrapeText, sleep } from "./prom-helpers";
 import { ROOT, startBundledGateway, tempDir, type BundledGateway } from "./servers";
+import { prng } from "./prng";
 
 const SEED = Number(process.env.CUMULATIVE_SEED ?? 20261202);
 const INSTANCES = 3;
@@ -44,17 +45,6 @@ const CHILD_START_MS = 20_000;
 const CHILD_EXIT_MS = 20_000;
 
 const CHILD = join(ROOT, "test/integration/fixtures/cumulative-child.mjs");
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What a life reports on stdout when it ends. */
 interface Totals {
