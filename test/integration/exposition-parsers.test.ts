@@ -28,7 +28,10 @@ interface Row {
   readonly value: number | Float64Array;
   /** OpenMetrics cannot carry it: it must be left out of OpenMetrics output. */
   readonly om?: false;
-  /** With these schemes its labels clash once escaped: it must be left out. */
+  /**
+   * With these schemes its labels clash once escaped, or one escapes to a name with a leading `__`
+   * (reserved for Prometheus's own labels): it must be left out.
+   */
   readonly clash?: readonly EscapingScheme[];
   /**
    * The gateway's own parser (a push validator) rejects it by rules exposition parsers do not have
@@ -143,13 +146,13 @@ const TABLE: readonly Entry[] = [
       { labels: ["..name__", "x"], value: 4, clash: ["underscores"] },
       { labels: ["-name_", "y"], value: 5, clash: ["dots"] },
       { labels: ["a:b", "1"], value: 6, clash: ["underscores"] },
-      { labels: ["0x", "1"], value: 7, push: ["dots"] },
+      { labels: ["0x", "1"], value: 7, clash: ["dots"] },
     ],
   },
   { name: "clash", type: "histogram", help: "", rows: [{ labels: [], value: H(1, 1, Infinity, 1) }] },
   { name: "clash_count", type: "gauge", help: "Uses a name histogram clash's samples have.", rows: [{ labels: [], value: 1 }] },
   { name: "empty_help", type: "gauge", help: "", rows: [{ labels: [], value: 0 }] },
-  { name: "花火", type: "gauge", help: "花火 😱", rows: [{ labels: ["😱", "boo"], value: 1, push: ["dots"] }] },
+  { name: "花火", type: "gauge", help: "花火 😱", rows: [{ labels: ["😱", "boo"], value: 1, clash: ["dots"] }] },
   { name: "0day.count", type: "gauge", help: "Starts with a digit.", rows: [{ labels: [], value: 1 }] },
 ];
 
