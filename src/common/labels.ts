@@ -54,21 +54,20 @@ export function parseLabelKey(key: string): LabelPairs {
   const out: LabelPairs = [];
   let i = 0;
   while (i < key.length) {
-    let name: string;
-    if (key.charCodeAt(i) === 34) {
-      const r = readQuoted(key, i);
-      name = r.value;
-      i = r.end;
-    } else {
-      const eq = key.indexOf("=", i);
-      name = key.slice(i, eq);
-      i = eq;
-    }
+    const name = readName(key, i);
+    i = name.end;
     const r = readQuoted(key, i + 1); // skip '='
-    out.push(name, r.value);
+    out.push(name.value, r.value);
     i = r.end + 1; // skip ','
   }
   return out;
+}
+
+/** The label name that starts at `start` in a canonical key (quoted or not), and the index of its `=`. */
+function readName(key: string, start: number): { value: string; end: number } {
+  if (key.charCodeAt(start) === 34) return readQuoted(key, start);
+  const eq = key.indexOf("=", start);
+  return { value: key.slice(start, eq), end: eq };
 }
 
 function readQuoted(s: string, start: number): { value: string; end: number } {
@@ -119,17 +118,9 @@ export function labelNamesOf(key: string): string[] {
   let i = 0;
   const n = key.length;
   while (i < n) {
-    let name: string;
-    if (key.charCodeAt(i) === 34) {
-      const r = readQuoted(key, i);
-      name = r.value;
-      i = r.end;
-    } else {
-      const eq = key.indexOf("=", i);
-      name = key.slice(i, eq);
-      i = eq;
-    }
-    names.push(name);
+    const name = readName(key, i);
+    names.push(name.value);
+    i = name.end;
     // Skip `="value"` without unescaping it (only its end matters), then the comma.
     i += 2;
     for (;;) {
