@@ -58,7 +58,8 @@ export interface PushOptions extends WriteOptions {
    * The body holds totals a long-lived process keeps (its whole registry, pushed again and again):
    * name the process here, and the gateway adds only each series' increase since that source's
    * previous push (a value lower than before means the process restarted: it counts whole).
-   * Gauges and summary quantiles are replaced as usual.
+   * Gauges and summary quantiles are replaced as usual. With `mode: "replace"` the increases count
+   * the same way; the source's remembered values become what this push holds (never the aggregate).
    */
   source?: string;
 }

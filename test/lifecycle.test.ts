@@ -154,6 +154,36 @@ describe("cumulative sources", () => {
     expect(await lines("hdr_total")).toEqual(["hdr_total 9"]);
   });
 
+  it("takes a source's PUT (push_to_gateway, prom-client push) as totals too: its increases count, what it did not push again is forgotten", async () => {
+    const put = (path: string, body: string, headers: Record<string, string> = {}, g = gateway()) =>
+      http(g, path, { method: "PUT", body, headers: { "Content-Type": "text/plain; version=0.0.4", ...headers } });
+    // The same totals pushed three times: counted once.
+    for (let i = 0; i < 3; i++) expect((await put("/metrics/job/src", "# TYPE sp2_total counter\nsp2_total 3\n", { "Metrics-Source": "h1" })).status).toBe(200);
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 3']);
+    // Then 5 (+2) with a second series; then only the second series: the first is forgotten by h1
+    // (the aggregate keeps it), so when h1 pushes it again it counts whole (a restarted process).
+    await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total 5\nsp2_total{k="b"} 1\n', { "Metrics-Source": "h1" });
+    await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total{k="b"} 4\n', { "Metrics-Source": "h1" });
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 5', 'sp2_total{job="src",k="b"} 4']);
+    await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total 2\nsp2_total{k="b"} 4\n', { "Metrics-Source": "h1" });
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 7', 'sp2_total{job="src",k="b"} 4']);
+    // SOURCE_LABEL: the instance in the grouping key is the source of a PUT as of a POST.
+    const g = gateway({ SOURCE_LABEL: "instance" });
+    for (const [instance, total] of [["a", 2], ["a", 2], ["b", 1], ["a", 3], ["b", 1]] as const) {
+      expect((await put(`/metrics/job/putter/instance/${instance}`, `# TYPE put_total counter\nput_total ${total}\n`, {}, g)).status).toBe(200);
+    }
+    expect(await lines("put_total", g)).toEqual(['put_total{job="putter"} 4']);
+    // Batched with other writes (one group commit): the same result as one by one.
+    await Promise.all([1, 2, 3].map(() => put("/metrics/job/putter/instance/c", "# TYPE put_total counter\nput_total 6\n", {}, g)));
+    expect(await lines("put_total", g)).toEqual(['put_total{job="putter"} 10']);
+    // The sources' values survive a restart: the same totals again add nothing.
+    await abortAllDurableObjects();
+    await put("/metrics/job/putter/instance/c", "# TYPE put_total counter\nput_total 6\n", {}, g);
+    await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total 2\nsp2_total{k="b"} 4\n', { "Metrics-Source": "h1" });
+    expect(await lines("put_total", g)).toEqual(['put_total{job="putter"} 10']);
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 7', 'sp2_total{job="src",k="b"} 4']);
+  });
+
   it("forgets a source's last values after SOURCE_TTL_SECONDS without changing the aggregate", async () => {
     await gw.push("# TYPE s_total counter\ns_total 5\n", { source: "old" });
     expect((await shard(0).sourceStats()).series + (await shard(1).sourceStats()).series + (await shard(2).sourceStats()).series + (await shard(3).sourceStats()).series).toBe(1);

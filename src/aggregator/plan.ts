@@ -127,9 +127,21 @@ export class Stage {
     return this.families.size === 0 && this.groups.size === 0 && this.sources.size === 0;
   }
 
-  /** Marks a source's state as replaced by this batch's pushes of it. */
-  replaceSource(source: string, group: string): void {
+  /**
+   * Makes a source's remembered values exactly what a replacing push of it wrote (`kept`: family ->
+   * keys): its stored values are forgotten at commit, and staged ones of earlier writes in the batch
+   * now. Call it after the push's own values were taken (their increases need the earlier values).
+   */
+  replaceSource(source: string, group: string, kept: ReadonlyMap<string, ReadonlySet<string>>): void {
     const id = sourceId(source, group);
+    for (const [name, keys] of this.sources.get(id) ?? []) {
+      const keep = kept.get(name);
+      for (const [key, value] of [...keys]) {
+        if (keep?.has(key) === true) continue;
+        keys.delete(key);
+        this.#onUndo(() => keys.set(key, value));
+      }
+    }
     if (this.replacedSources.has(id)) return;
     this.replacedSources.add(id);
     this.#onUndo(() => this.replacedSources.delete(id));
@@ -373,9 +385,8 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
   const group = options.group;
   const source = options.source;
   // A source's totals are its share of an aggregate other sources share too: its PUT replaces what
-  // the gateway remembers of that source, never the aggregate.
+  // the gateway remembers of that source (once its series' increases are taken), never the aggregate.
   const replace = options.mode === "replace" && source === undefined;
-  if (source !== undefined && options.mode === "replace") stage.replaceSource(source, group);
   const ttlMs = options.ttlMs ?? 0;
   const now = ctx.now;
 
@@ -434,6 +445,7 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
     series += family.keys.length;
   }
 
+  if (source !== undefined && options.mode === "replace") stage.replaceSource(source, group, new Map(push.map((f) => [f.name, new Set(f.keys)])));
   if (group !== "" || ttlMs > 0) stage.setGroup(group, group === "" ? {} : { pushTime: now, ttlMs });
 
   const { maxSeries, maxBytes } = ctx.limits;
