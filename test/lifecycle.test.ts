@@ -79,6 +79,22 @@ describe("expiry", () => {
     expect(await shard().verify()).toEqual([]);
   });
 
+  it("takes Metrics-TTL on PATCH; refuses Metrics-Source there (an increment is not a total), applying nothing", async () => {
+    const g = gateway();
+    const patch = (path: string, headers: Record<string, string>) => http(g, path, { method: "PATCH", headers });
+    expect((await patch("/metrics/patched_total?c=de", { "Metrics-TTL": "0.05" })).status).toBe(204);
+    expect((await patch("/metrics/kept_patched_total?c=de", {})).status).toBe(204);
+    const refused = await patch("/metrics/patched_total?c=fr", { "Metrics-Source": "w1" });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string; message: string }).message).toContain("Metrics-Source");
+    expect((await patch("/metrics/patched_total?c=it", { "Metrics-TTL": "soon" })).status).toBe(400);
+    expect(await lines("patched_total", g)).toEqual(['patched_total{c="de"} 1']);
+    await sleep(60);
+    await shard().sweep();
+    expect(await lines("patched_total", g)).toEqual([]);
+    expect(await lines("kept_patched_total", g)).toEqual(['kept_patched_total{c="de"} 1']);
+  });
+
   it("uses SERIES_TTL_SECONDS when a write gives none, and ttlSeconds 0 to keep a series forever", async () => {
     const g = gateway({ SERIES_TTL_SECONDS: "0.05" });
     await g.inc("default_total");

@@ -83,12 +83,23 @@ async function route(request: Request, core: Core, env: Env): Promise<Response> 
     }
     allow(method, ["PATCH", "DELETE"]);
     if (method === "DELETE") return json(await core.delete(name, labels));
+    let options: { ttlSeconds: number } | undefined;
+    try {
+      if (request.headers.has("metrics-source")) {
+        throw new GatewayError("BadRequest", `PATCH /metrics/${name} adds an increment, and Metrics-Source names a process that pushes totals; push the totals with POST /metrics (or PUT|POST /metrics/job/...) instead`);
+      }
+      const ttl = request.headers.get("metrics-ttl");
+      if (ttl !== null) options = { ttlSeconds: ttlHeader(ttl) };
+    } catch (error) {
+      core.countRejected(error, "");
+      throw error;
+    }
     const by = (await readText(request, maxBodyBytes)).trim();
     const value = by === "" ? 1 : Number(by);
     if (by !== "" && !/^[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(by)) {
       throw new GatewayError("InvalidValue", `PATCH /metrics/${name}: body "${by.slice(0, 40)}" is not a number; send an empty body to add 1, or a number >= 0 to add it`);
     }
-    await core.inc(name, labels, value);
+    await core.inc(name, labels, value, options);
     return new Response(null, { status: 204 });
   }
   throw new GatewayError(
