@@ -12,7 +12,7 @@ export const ERROR_STATUS = {
   ParseError: 400,
   /** A metric or label name breaks the naming rules. */
   InvalidName: 400,
-  /** A value is not acceptable here: negative counter, timestamp in a push, duplicate series. */
+  /** A value is not acceptable here: negative counter, timestamp in a push, a series twice once grouping labels apply (text bodies repeating one are a ParseError). */
   InvalidValue: 400,
   /** A request argument (path, query, RPC argument) is malformed. */
   BadRequest: 400,
