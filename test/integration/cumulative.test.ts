@@ -1,7 +1,8 @@
 /**
  * Cumulative sources end to end: `wrangler dev` with `SOURCE_LABEL=instance`, and three real Node
  * processes instrumented with prom-client (test/integration/fixtures/cumulative-child.mjs) that
- * each `pushAdd` their registry every 200 ms under `groupings: { instance: "p<i>" }` for about 10 s,
+ * push their registry every 200 ms under `groupings: { instance: "p<i>" }` for about 10 s (p0 and
+ * p1 with `pushAdd`, a POST; p2 with `push`, a PUT: both are a source's totals),
  * and are restarted (SIGTERM, then a new process whose counters start from 0) two or more times.
  *
  * The gateway must add only each source's increase since its previous push, and a process's whole
@@ -45,6 +46,9 @@ const CHILD_START_MS = 20_000;
 const CHILD_EXIT_MS = 20_000;
 
 const CHILD = join(ROOT, "test/integration/fixtures/cumulative-child.mjs");
+/** prom-client's call each process pushes with: POST (`pushAdd`) or PUT (`push`). */
+type PushMethod = "pushAdd" | "push";
+const METHODS: readonly PushMethod[] = ["pushAdd", "pushAdd", "push"];
 
 /** What a life reports on stdout when it ends. */
 interface Totals {
@@ -93,10 +97,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /** One life: a new child process; resolves `started` once its first push was acknowledged, `report` when it ended after SIGTERM. */
-function startLife(url: string, instance: string, seed: number, tmp: string): { child: ChildProcess; started: Promise<void>; report: Promise<Report> } {
+function startLife(url: string, instance: string, seed: number, tmp: string, method: PushMethod): { child: ChildProcess; started: Promise<void>; report: Promise<Report> } {
   const child = spawn(process.execPath, [CHILD], {
     cwd: ROOT,
-    env: { ...process.env, GATEWAY: url, JOB, INSTANCE: instance, SEED: String(seed), PUSH_EVERY_MS: String(PUSH_EVERY_MS), INC_EVERY_MS: String(INC_EVERY_MS), TMPDIR: tmp },
+    env: { ...process.env, GATEWAY: url, JOB, INSTANCE: instance, SEED: String(seed), PUSH_EVERY_MS: String(PUSH_EVERY_MS), INC_EVERY_MS: String(INC_EVERY_MS), TMPDIR: tmp, PUSH_METHOD: method },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -215,7 +219,7 @@ it("three prom-client processes restarted mid-run, and the gateway killed and re
   const runInstance = async (i: number): Promise<void> => {
     const instance = `p${i}`;
     for (const [life, ms] of (schedules[i] ?? []).entries()) {
-      const { child, started, report } = startLife(url, instance, SEED * 100 + i * 10 + life, tmp);
+      const { child, started, report } = startLife(url, instance, SEED * 100 + i * 10 + life, tmp, METHODS[i] ?? "pushAdd");
       await withTimeout(started, CHILD_START_MS, `${instance} life ${life} (pid ${child.pid}) to push its zero state`);
       await sleep(ms);
       child.kill("SIGTERM");
@@ -276,7 +280,7 @@ it("three prom-client processes restarted mid-run, and the gateway killed and re
   const retries = all.reduce((n, r) => n + r.retries, 0);
   const summary = `${INSTANCES} processes, ${lives} lives (${lives - INSTANCES} restarts): ${increments} increments, ${count} observations summing to ${sum}, ${all.reduce((n, r) => n + r.pushes, 0)} pushes; the gateway killed at ${CRASH_AT_MS} ms and answering again ${restartedMs} ms later, ${retries} push attempts retried meanwhile; ${scrapes} scrapes (${nonEmpty} with the series, ${unavailable} more failed during the restart), ${problems.length} problems`;
   console.log(
-    `cumulative: seed ${SEED}, ${summary}\n${reports.map((rs, i) => `p${i}: lives of ${schedules[i]?.join("/")} ms; increments ${rs.map((r) => `${r.increments} (first push ${r.initial.increments})`).join(" + ")}, pushes ${rs.map((r) => r.pushes).join("/")}, retries ${rs.map((r) => r.retries).join("/")}`).join("\n")}\ngateway: ${sampleLines(final.text).filter((l) => l.startsWith("cum_jobs_total")).join("")}`,
+    `cumulative: seed ${SEED}, ${summary}\n${reports.map((rs, i) => `p${i} (${METHODS[i] ?? "pushAdd"}): lives of ${schedules[i]?.join("/")} ms; increments ${rs.map((r) => `${r.increments} (first push ${r.initial.increments})`).join(" + ")}, pushes ${rs.map((r) => r.pushes).join("/")}, retries ${rs.map((r) => r.retries).join("/")}`).join("\n")}\ngateway: ${sampleLines(final.text).filter((l) => l.startsWith("cum_jobs_total")).join("")}`,
   );
   expect(problems).toEqual([]);
   expect(cumLines(final.text)).toEqual(expected);
