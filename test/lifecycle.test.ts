@@ -200,6 +200,21 @@ describe("cumulative sources", () => {
     expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 7', 'sp2_total{job="src",k="b"} 4']);
   });
 
+  it("leaves every other shard's series alone on a source's replace without a group (it replaced the ungrouped writes there)", async () => {
+    const g = gateway({ SHARDS: "4" });
+    for (let i = 1; i <= 8; i++) await g.inc("ung_total", { i: String(i) });
+    const all = Array.from({ length: 8 }, (_, i) => `ung_total{i="${i + 1}"} 1`).sort();
+    await g.push("# TYPE src_total counter\nsrc_total 5\n", { source: "w1", mode: "replace" });
+    expect((await lines("ung_total", g)).sort()).toEqual(all);
+    expect(await lines("src_total", g)).toEqual(["src_total 5"]);
+    // SOURCE_LABEL=job: the grouping key is empty once the source's label is taken out.
+    const byJob = gateway({ SHARDS: "4", SOURCE_LABEL: "job" });
+    const put = await http(byJob, "/metrics/job/worker1", { method: "PUT", body: "# TYPE src_total counter\nsrc_total 7\n" });
+    expect(put.status).toBe(200);
+    expect((await lines("ung_total", byJob)).sort()).toEqual(all);
+    expect(await lines("src_total", byJob)).toEqual(["src_total 12"]);
+  });
+
   it("forgets a source's last values after SOURCE_TTL_SECONDS without changing the aggregate", async () => {
     await gw.push("# TYPE s_total counter\ns_total 5\n", { source: "old" });
     expect((await shard(0).sourceStats()).series + (await shard(1).sourceStats()).series + (await shard(2).sourceStats()).series + (await shard(3).sourceStats()).series).toBe(1);

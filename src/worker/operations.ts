@@ -67,7 +67,9 @@ export class Core {
       options.group !== "" ? shardForGroup(options.group, shards) : options.source !== undefined ? shardForGroup(`\u0000${options.source}`, shards) : groupCommit.shardForUngrouped(shards);
     const result = await groupCommit.submit(env, shard, push, options, this.#waitUntil);
     const emptied = [...(result.emptied ?? [])];
-    if (options.mode === "replace" && reads > 1) {
+    // A replacing push empties its group on the shards it held it on before (SHARDS changed). A
+    // source's replace replaces only what is remembered of that source, never the aggregate.
+    if (options.mode === "replace" && options.source === undefined && reads > 1) {
       const others = await allShards(reads, "replace", (i) => (i === shard ? Promise.resolve({ deleted: 0 }) : shardStub(env, i).removeGroup(options.group)));
       for (const r of others) emptied.push(...((r as ShardDeleteResult).emptied ?? []));
     }
