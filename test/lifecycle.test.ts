@@ -83,6 +83,8 @@ describe("expiry", () => {
     const g = gateway();
     const patch = (path: string, headers: Record<string, string>) => http(g, path, { method: "PATCH", headers });
     expect((await patch("/metrics/patched_total?c=de", { "Metrics-TTL": "0.05" })).status).toBe(204);
+    // A TTL under a millisecond is still a TTL (it rounded to 0, "never").
+    expect((await patch("/metrics/tiny_total", { "Metrics-TTL": "0.0004" })).status).toBe(204);
     expect((await patch("/metrics/kept_patched_total?c=de", {})).status).toBe(204);
     const refused = await patch("/metrics/patched_total?c=fr", { "Metrics-Source": "w1" });
     expect(refused.status).toBe(400);
@@ -92,6 +94,7 @@ describe("expiry", () => {
     await sleep(60);
     await shard().sweep();
     expect(await lines("patched_total", g)).toEqual([]);
+    expect(await lines("tiny_total", g)).toEqual([]);
     expect(await lines("kept_patched_total", g)).toEqual(['kept_patched_total{c="de"} 1']);
   });
 

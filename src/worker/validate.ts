@@ -157,6 +157,7 @@ export function ttlMsOf(seconds: number): number {
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_TTL_SECONDS) {
     throw new GatewayError("BadRequest", `TTL ${seconds} is not a number of seconds from 0 (never expire) to ${MAX_TTL_SECONDS}; give e.g. 3600`);
   }
-  return Math.round(seconds * 1000);
+  // Milliseconds, at least 1 for any positive TTL (0 means never: a tiny TTL must not become it).
+  return seconds === 0 ? 0 : Math.max(1, Math.round(seconds * 1000));
 }
 
