@@ -201,6 +201,14 @@ describe("cumulative sources", () => {
     await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total 2\nsp2_total{k="b"} 4\n', { "Metrics-Source": "h1" });
     expect(await lines("put_total", g)).toEqual(['put_total{job="putter"} 10']);
     expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 7', 'sp2_total{job="src",k="b"} 4']);
+    // An empty PUT from the source forgets all of it: what it pushes next counts whole.
+    expect((await put("/metrics/job/src", "", { "Metrics-Source": "h1" })).status).toBe(200);
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 7', 'sp2_total{job="src",k="b"} 4']);
+    await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total 2\nsp2_total{k="b"} 4\n', { "Metrics-Source": "h1" });
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 9', 'sp2_total{job="src",k="b"} 8']);
+    await abortAllDurableObjects();
+    await put("/metrics/job/src", '# TYPE sp2_total counter\nsp2_total 2\nsp2_total{k="b"} 4\n', { "Metrics-Source": "h1" });
+    expect(await lines("sp2_total")).toEqual(['sp2_total{job="src"} 9', 'sp2_total{job="src",k="b"} 8']);
   });
 
   it("leaves every other shard's series alone on a source's replace without a group (it replaced the ungrouped writes there)", async () => {

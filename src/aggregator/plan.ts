@@ -134,6 +134,11 @@ export class Stage {
    */
   replaceSource(source: string, group: string, kept: ReadonlyMap<string, ReadonlySet<string>>): void {
     const id = sourceId(source, group);
+    // An entry even when the push held nothing: the commit then rewrites the source as empty.
+    if (!this.sources.has(id)) {
+      this.sources.set(id, new Map());
+      this.#onUndo(() => this.sources.delete(id));
+    }
     for (const [name, keys] of this.sources.get(id) ?? []) {
       const keep = kept.get(name);
       for (const [key, value] of [...keys]) {
