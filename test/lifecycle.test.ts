@@ -1,6 +1,6 @@
 // Series lifecycle: expiry (TTL, alarm sweeps, stale markers), cumulative sources, histogram layout
 // changes, and the per-family cardinality limit.
-import { abortAllDurableObjects, createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { shardName } from "../src/aggregator/objects";
@@ -96,6 +96,32 @@ describe("expiry", () => {
     expect(await lines("patched_total", g)).toEqual([]);
     expect(await lines("tiny_total", g)).toEqual([]);
     expect(await lines("kept_patched_total", g)).toEqual(['kept_patched_total{c="de"} 1']);
+  });
+
+  it("starts an expired group or series anew when written before the sweep removed it (a late alarm, a sweep between chunks)", async () => {
+    const g = gateway();
+    const before = await g.scrape();
+    const body = "# TYPE x_total counter\nx_total 1000\n# TYPE y gauge\ny 5\n";
+    expect((await http(g, "/metrics/job/late", { method: "PUT", body, headers: { "Metrics-TTL": "0.05" } })).status).toBe(200);
+    await g.inc("solo_total", { a: "1" }, 7, { ttlSeconds: 0.05 });
+    // The alarm is late: it does not fire at all during this test (the shard still believes it set).
+    await runInDurableObject(shard(), (_instance, state) => state.storage.deleteAlarm());
+    await sleep(60);
+    // No sweep has run: the POST finds the group expired and starts it anew (x_total 1, y gone),
+    // and the increment finds solo_total expired: it counts from 0.
+    const post = await http(g, "/metrics/job/late", { method: "POST", body: "# TYPE x_total counter\nx_total 1\n", headers: { "Metrics-TTL": "10" } });
+    expect(post.status).toBe(200);
+    await g.inc("solo_total", { a: "1" }, 2, { ttlSeconds: 10 });
+    expect(await lines("x_total", g)).toEqual(['x_total{job="late"} 1']);
+    expect(await lines("y", g)).toEqual([]);
+    expect(await lines("solo_total", g)).toEqual(['solo_total{a="1"} 2']);
+    const after = await g.scrape();
+    expect(metric(after, "metrics_gateway_series_expired_total") - metric(before, "metrics_gateway_series_expired_total")).toBe(3);
+    expect(await shard().verify()).toEqual([]);
+    // The same after a restart: memory was what storage holds.
+    await abortAllDurableObjects();
+    expect(await lines("x_total", g)).toEqual(['x_total{job="late"} 1']);
+    expect(await lines("solo_total", g)).toEqual(['solo_total{a="1"} 2']);
   });
 
   it("uses SERIES_TTL_SECONDS when a write gives none, and ttlSeconds 0 to keep a series forever", async () => {

@@ -131,6 +131,7 @@ export class Aggregator extends DurableObject<Env> {
           if (r !== undefined && outcomes[i] === undefined) outcomes[i] = { ok: r };
         });
         this.#counters.accepted += stage.accepted;
+        this.#counters.expired += stage.expired;
         this.#countNarrowed(stage);
       } catch (error) {
         // One write storage refused must not take the others with it: each on its own.
@@ -143,6 +144,7 @@ export class Aggregator extends DurableObject<Env> {
             const r = planWrite(this.#state, single, item, this.#planContext(now, admit.retype[i], item.options));
             if (!single.empty) committed.push(this.#commit(single, now));
             this.#counters.accepted += single.accepted;
+            this.#counters.expired += single.expired;
             this.#countNarrowed(single);
             outcomes[i] = { ok: r };
           } catch (e) {

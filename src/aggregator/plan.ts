@@ -107,6 +107,7 @@ export class Stage {
   /** Families whose histogram layouts narrowed, with counts. */
   readonly narrowed = new Map<string, number>();
   accepted = 0;
+  expired = 0;
   addedSeries = 0;
   removedSeries = 0;
   addedBytes = 0;
@@ -173,6 +174,7 @@ export class Stage {
     this.narrowed.clear();
     this.notes.narrowed = 0;
     this.accepted = 0;
+    this.expired = 0;
     this.addedSeries = 0;
     this.removedSeries = 0;
     this.addedBytes = 0;
@@ -346,6 +348,13 @@ export class Stage {
     this.accepted++;
     this.#onUndo(() => this.accepted--);
   }
+
+  /** Series a write found past their TTL (not swept yet) and started anew. */
+  countExpired(n: number): void {
+    if (n === 0) return;
+    this.expired += n;
+    this.#onUndo(() => (this.expired -= n));
+  }
 }
 
 /** The key of a source's state: source id and grouping key. */
@@ -395,6 +404,10 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
   const ttlMs = options.ttlMs ?? 0;
   const now = ctx.now;
 
+  // A group past its TTL is gone, whether or not the sweep has removed it yet (it may be late, or
+  // between chunks): this push starts the group anew rather than adding to what expired.
+  const restart = group !== "" && stagedGroupExpired(state, stage, group, now);
+
   // Types first: a family pushed with another type than it has is a conflict, unless a replacing
   // push holds all of it and the registry agreed (then its old series go).
   for (const family of push) {
@@ -411,14 +424,18 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
     stage.setMeta(f, family.type, family.help, family.unit);
   }
 
-  // A replacing push removes what its group holds and the push does not carry again.
-  if (replace) {
+  // A replacing push, or one that starts an expired group anew, removes what the group holds and
+  // the push does not carry again (what it carries takes the pushed values: see `live` below).
+  if (replace || restart) {
     const carried = new Map(push.map((f) => [f.name, new Set(f.keys)]));
+    let held = 0;
     for (const [name, keys] of liveGroupSeries(stage, group, ctx)) {
       const f = stage.family(name);
       const keep = carried.get(name);
+      held += keys.size;
       for (const key of keys) if (keep?.has(key) !== true) stage.delete(f, key);
     }
+    if (restart) stage.countExpired(held);
   }
 
   let series = 0;
@@ -434,13 +451,17 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
         throw new GatewayError("Conflict", `series ${seriesName(family.name, key)} is held by ${groupName(current.group)}; ${groupName(group)} cannot write it: a series belongs to one group (delete it there first)`);
       }
       let value = pushed;
+      // An ungrouped series past its own TTL (not swept yet) starts anew too.
+      const expired = current !== undefined && (restart || (current.expires > 0 && current.expires <= now));
+      const live = expired ? undefined : current;
+      if (expired && !restart) stage.countExpired(1);
       if (source !== undefined) {
         const previous = stage.sourceValue(source, group, family.name, key, (n, k) => ctx.sourceValue(source, group, n, k));
         stage.setSourceValue(source, group, family.name, key, pushed);
         value = increase(type, previous, pushed);
-        if (current !== undefined) value = mergeCounting(type, current.value, value, (n) => (narrowed += n));
-      } else if (!replace && current !== undefined) {
-        value = mergeCounting(type, current.value, value, (n) => (narrowed += n));
+        if (live !== undefined) value = mergeCounting(type, live.value, value, (n) => (narrowed += n));
+      } else if (!replace && live !== undefined) {
+        value = mergeCounting(type, live.value, value, (n) => (narrowed += n));
       }
       const ttl = family.ttls?.[i] ?? -1;
       const seriesTtl = ttl >= 0 ? ttl : ttlMs;
@@ -497,6 +518,15 @@ function onlyGroup(state: ShardState, f: StageFamily, group: string): boolean {
 }
 
 /** The live series of a group as memory plus the stage leave them, by family name. */
+/** Whether a group is past its TTL at `now`, as the batch so far leaves it (a push in it renews it). */
+function stagedGroupExpired(state: ShardState, stage: Stage, group: string, now: number): boolean {
+  const stored = state.groups.get(group);
+  const staged = stage.groups.get(group);
+  const pushTime = staged?.pushTime ?? stored?.pushTime ?? 0;
+  const ttlMs = staged?.ttlMs ?? stored?.ttlMs ?? 0;
+  return ttlMs > 0 && pushTime > 0 && pushTime + ttlMs <= now;
+}
+
 function liveGroupSeries(stage: Stage, group: string, ctx: PlanContext): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (name: string, key: string) => {
