@@ -301,6 +301,22 @@ describe("cardinality", () => {
     expect(await lines("users_total", g)).toEqual(['users_total{user="0"} 3', 'users_total{user="1"} 3', 'users_total{user="2"} 3', 'users_total{user="3"} 2', 'users_total{user="4"} 2']);
   });
 
+  it("lets a group's PUT at the limit swap its series for others (it removes what it does not carry again)", async () => {
+    const g = gateway({ SHARDS: "4", MAX_SERIES_PER_FAMILY: "5" });
+    for (let i = 0; i < 4; i++) await g.inc("users_total", { u: `x${i}` });
+    const put = (body: string) => http(g, "/metrics/job/c", { method: "PUT", body: `# TYPE users_total counter\n${body}` });
+    expect((await put('users_total{u="a"} 1\n')).status).toBe(200);
+    expect((await put('users_total{u="b"} 1\n')).status).toBe(200);
+    expect((await lines("users_total", g)).filter((l) => l.includes('job="c"'))).toEqual(['users_total{job="c",u="b"} 1']);
+    // Still over when it would hold more than it frees.
+    const over = await put('users_total{u="c"} 1\nusers_total{u="d"} 1\n');
+    expect(over.status).toBe(413);
+    expect(((await over.json()) as { message: string }).message).toContain("this push would add 2 more and remove 1, over the limit of 5");
+    expect((await lines("users_total", g)).filter((l) => l.includes('job="c"'))).toEqual(['users_total{job="c",u="b"} 1']);
+    // The family is back at 5 in the registry's count: a new ungrouped series is still refused.
+    expect((await rejection(g.inc("users_total", { u: "y" }))).name).toBe("LimitExceeded");
+  });
+
   it("lists the ten families with the most series on the status page and in /api/v1/status", async () => {
     const g = gateway({ SHARDS: "4" });
     for (let f = 0; f < 12; f++) {

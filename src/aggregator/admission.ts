@@ -41,6 +41,12 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
     const meta = !fresh && ((family.help !== "" && family.help !== stored.help) || (family.unit !== "" && family.unit !== stored.unit));
     if (!fresh && keys.length === 0 && !meta) continue;
     const admit: LocalAdmitFamily = { name: family.name, type: family.type, labels, keys, keyNames };
+    // A group's replace frees the room of the series it does not carry again (counted only when it
+    // brings new ones: the limit cannot be at stake otherwise).
+    if (keys.length > 0 && !fresh && item.options.mode === "replace" && item.options.source === undefined) {
+      const freed = uncarried(state, stored, item.options.group, family.keys);
+      if (freed > 0) admit.freed = freed;
+    }
     if (family.help !== "" && family.help !== stored?.help) admit.help = family.help;
     if (family.unit !== "" && family.unit !== stored?.unit) admit.unit = family.unit;
     families.push(admit);
@@ -49,6 +55,14 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
     if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace" && ownedOnlyBy(state, stored, item.options.group)) retype.push(family.name);
   }
   return families.length === 0 ? undefined : { group: item.options.group, families, retype, familyLimit };
+}
+
+/** How many of the family's series here belong to `group` and are not among `keys`. */
+function uncarried(state: ShardState, family: FamilyState, group: string, keys: readonly string[]): number {
+  const carried = new Set(keys);
+  let n = 0;
+  for (const [key, slot] of family.slots) if (!carried.has(key) && state.groupOf(family, slot).key === group) n++;
+  return n;
 }
 
 /** Whether every series of the family here belongs to `group`. */

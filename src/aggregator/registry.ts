@@ -33,6 +33,11 @@ export interface AdmitFamily {
   help?: string;
   /** New UNIT for the family. */
   unit?: string;
+  /**
+   * Series of the family a replacing push removes from its group on this shard (those it does not
+   * carry again): room they free under MAX_SERIES_PER_FAMILY once the push is applied.
+   */
+  freed?: number;
 }
 
 /** One write of a batch, as the registry sees it. */
@@ -275,10 +280,11 @@ export class TypeRegistry extends DurableObject<Env> {
       }
       if (current < 0) added++;
     }
-    if (dir.size + added > limit) {
+    // A replacing push counts as what the family holds once it is applied (it removes some).
+    if (dir.size + added - Math.min(f.freed ?? 0, dir.size) > limit) {
       throw new GatewayError(
         "LimitExceeded",
-        `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
+        `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more${f.freed ? ` and remove ${f.freed}` : ""}, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
       );
     }
     for (const hash of f.keys) dir.add(hash, shard, owner);
