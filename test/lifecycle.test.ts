@@ -124,6 +124,34 @@ describe("expiry", () => {
     expect(await lines("solo_total", g)).toEqual(['solo_total{a="1"} 2']);
   });
 
+  it("keeps an ungrouped series with a TTL on one shard, so it expires only when it is not written anywhere for its TTL (SHARDS=4)", async () => {
+    const g = gateway({ SHARDS: "4" });
+    // Written every 300 ms with a TTL of 1 s: in rotation over 4 shards each part would be written
+    // every 1.2 s and expire on its own, taking its counts with it.
+    for (let i = 0; i < 6; i++) {
+      if (i > 0) await sleep(300);
+      expect((await http(g, "/metrics/hits_total?r=a", { method: "PATCH", headers: { "Metrics-TTL": "1" } })).status).toBe(204);
+    }
+    await g.inc("hits_total", { r: "b" }, 1, { ttlSeconds: 1 });
+    await g.batch([{ op: "inc", name: "hits_total", labels: { r: "c" }, value: 2, ttlSeconds: 1 }]);
+    await gateway({ SHARDS: "4", SERIES_TTL_SECONDS: "1" }).inc("hits_total", { r: "d" });
+    expect(await lines("hits_total", g)).toEqual(['hits_total{r="a"} 6', 'hits_total{r="b"} 1', 'hits_total{r="c"} 2', 'hits_total{r="d"} 1']);
+    const holders: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const page = (await shard(i).read({ after: null, maxBytes: 1 << 20, now: Date.now() })) as unknown as Page;
+      if (page.families.some((f) => f.name === "hits_total")) holders.push(i);
+    }
+    expect(holders).toHaveLength(1);
+    // Ungrouped writes without a TTL still rotate over the shards.
+    for (let i = 0; i < 8; i++) await g.inc("spread_total");
+    let spread = 0;
+    for (let i = 0; i < 4; i++) {
+      const page = (await shard(i).read({ after: null, maxBytes: 1 << 20, now: Date.now() })) as unknown as Page;
+      if (page.families.some((f) => f.name === "spread_total")) spread++;
+    }
+    expect(spread).toBeGreaterThan(1);
+  });
+
   it("uses SERIES_TTL_SECONDS when a write gives none, and ttlSeconds 0 to keep a series forever", async () => {
     const g = gateway({ SERIES_TTL_SECONDS: "0.05" });
     await g.inc("default_total");

@@ -39,6 +39,14 @@ export interface WriteOptions {
 
 const UNGROUPED: PushTarget = { group: [], mode: "aggregate" };
 
+/** Where ungrouped writes that can expire go (hashed like a grouping key no group can have). */
+const EXPIRING = "\u0000expiring";
+
+/** Whether an ungrouped write carries a TTL (its own, SERIES_TTL_SECONDS, or a batch op's). */
+function expiring(push: readonly PreparedFamily[], options: ApplyOptions): boolean {
+  return (options.ttlMs ?? 0) > 0 || push.some((f) => f.ttls?.some((t) => t > 0) === true);
+}
+
 /** The largest exposition `scrape()` returns as one string (an RPC value is at most 32 MiB). */
 export const MAX_SCRAPE_STRING_CHARS = 24 * 1024 * 1024;
 
@@ -54,8 +62,9 @@ export class Core {
   /**
    * Applies a prepared write. A group's writes go to the group's shard (so PUT and DELETE stay
    * atomic there), a cumulative source's ungrouped writes to the source's shard (its last values
-   * live with the aggregate), other ungrouped writes to the shards in rotation; all through group
-   * commit. A replacing write also clears the group on every other shard (it may have lived on
+   * live with the aggregate), ungrouped writes that can expire to one shard (a series in parts on
+   * several shards would have each part expire on its own, losing counts while the series is still
+   * written), other ungrouped writes to the shards in rotation; all through group commit. A replacing write also clears the group on every other shard (it may have lived on
    * another one before SHARDS changed).
    */
   async #apply(push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
@@ -64,7 +73,13 @@ export class Core {
     const reads = await shardsToRead(env);
     const shards = configuredShards(env);
     const shard =
-      options.group !== "" ? shardForGroup(options.group, shards) : options.source !== undefined ? shardForGroup(`\u0000${options.source}`, shards) : groupCommit.shardForUngrouped(shards);
+      options.group !== ""
+        ? shardForGroup(options.group, shards)
+        : options.source !== undefined
+          ? shardForGroup(`\u0000${options.source}`, shards)
+          : expiring(push, options)
+            ? shardForGroup(EXPIRING, shards)
+            : groupCommit.shardForUngrouped(shards);
     const result = await groupCommit.submit(env, shard, push, options, this.#waitUntil);
     const emptied = [...(result.emptied ?? [])];
     // A replacing push empties its group on the shards it held it on before (SHARDS changed). A
