@@ -301,6 +301,10 @@ describe("histogram layout changes", () => {
     }
     // Each shard holds one layout so far; the read merges them over the common bounds.
     expect(await lines("deploy_seconds", g)).toEqual(['deploy_seconds_bucket{le="0.1"} 0', 'deploy_seconds_bucket{le="1"} 12', 'deploy_seconds_bucket{le="+Inf"} 12', "deploy_seconds_sum 6", "deploy_seconds_count 12"]);
+    // That scrape says so: the one series it merged over the common bounds (nothing stored narrowed yet).
+    const first = await g.scrape();
+    expect(metric(first, 'metrics_gateway_scrape_narrowed_series{family="deploy_seconds"}')).toBe(1);
+    expect(first).not.toContain("metrics_gateway_histogram_layout_narrowed_total");
     // The 13th lands on shard 0 (old layout stored) with the new layout: the stored layout narrows there, counted.
     await g.observe("deploy_seconds", undefined, 2, [0.1, 0.25, 1, 2]);
     expect(await lines("deploy_seconds", g)).toEqual(['deploy_seconds_bucket{le="0.1"} 0', 'deploy_seconds_bucket{le="1"} 12', 'deploy_seconds_bucket{le="+Inf"} 13', "deploy_seconds_sum 8", "deploy_seconds_count 13"]);

@@ -78,6 +78,8 @@ export interface SelfStats {
   counters: Counters;
   /** Series this scrape left out because its format cannot carry them, by reason (scrapes only). */
   omitted?: Readonly<Record<string, number | undefined>>;
+  /** Series of this scrape whose histogram layouts differed between shards, by family (scrapes only). */
+  narrowed?: ReadonlyMap<string, number>;
 }
 
 /** A self-metric family with its series in output order. */
@@ -160,6 +162,18 @@ export function selfFamilies(stats: SelfStats): SelfFamily[] {
               "counter",
               "Histogram merges of two bucket layouts over the bounds both have (a deploy changed the buckets), by family.",
               byLabel("family", counters.narrowed.keys(), (f) => counters.narrowed.get(f) ?? 0),
+            ),
+          ],
+    )
+    .concat(
+      stats.narrowed === undefined || stats.narrowed.size === 0
+        ? []
+        : [
+            family(
+              "metrics_gateway_scrape_narrowed_series",
+              "gauge",
+              "Series of this scrape whose histogram bucket layouts differed between shards, merged over the bounds both have, by family (a deploy changed the buckets).",
+              byLabel("family", stats.narrowed.keys(), (f) => stats.narrowed?.get(f) ?? 0),
             ),
           ],
     )

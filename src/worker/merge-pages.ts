@@ -37,6 +37,8 @@ export interface MergeOptions {
   /** The read's time (expired series are left out); now when absent. */
   now?: number;
   notes?: MergeNotes;
+  /** Series whose histogram layouts differed between shards (merged over their common bounds), by family. */
+  narrowed?: Map<string, number>;
   /** What the read is, for error messages ("scrape", "export", ...). */
   what: string;
 }
@@ -127,6 +129,7 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
   const pageBytes = options.pageBytes ?? 512 * 1024;
   const runSeries = options.runSeries ?? 2_000;
   const now = options.now ?? Date.now();
+  const notes = options.notes ?? { narrowed: 0 };
   const cursors = Array.from({ length: shards }, (_, i) => {
     const stub = shardStub(env, i);
     return new ShardCursor((after) => {
@@ -177,13 +180,15 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
       for (const c of inFamily) if (key === undefined || c.key < key) key = c.key;
       if (key === undefined) break;
       let merged: [string, SeriesValue, number] | undefined;
+      const narrowedBefore = notes.narrowed;
       for (const c of inFamily) {
         if (c.key !== key) continue;
         const s = c.take();
         // A part of another type (the registry prevents it at push time) is left out.
         if (c.family.type !== family.type) continue;
-        merged = merged === undefined ? s : [key, combine(family.type, merged[1], merged[2], s[1], s[2], options.notes), Math.max(merged[2], s[2])];
+        merged = merged === undefined ? s : [key, combine(family.type, merged[1], merged[2], s[1], s[2], notes), Math.max(merged[2], s[2])];
       }
+      if (notes.narrowed > narrowedBefore) options.narrowed?.set(name, (options.narrowed.get(name) ?? 0) + 1);
       if (merged !== undefined) run.series.push(merged);
       if (run.series.length >= runSeries) {
         yield run;

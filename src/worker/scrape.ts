@@ -22,12 +22,12 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
   const render: RenderOptions = { openmetrics: options.openmetrics, escaping: options.escaping };
   const omitted: Omitted = {};
   const claimed = new Set<string>();
-  const notes = { narrowed: 0 };
+  const narrowed = new Map<string, number>();
   let families = 0;
   let series = 0;
   let skip = false;
   let part = "";
-  for await (const run of mergedRuns(env, shards, { what: "scrape", notes })) {
+  for await (const run of mergedRuns(env, shards, { what: "scrape", narrowed })) {
     const view = { ...run.family, series: run.series };
     if (run.first) {
       // The registry keeps families from colliding at push time; this keeps a scrape valid even if
@@ -50,7 +50,7 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
     }
   }
   const counters = sumCounters(catalogs.map((c) => c.counters));
-  part += renderSelfMetrics({ families, series, counters, omitted }, options.openmetrics);
+  part += renderSelfMetrics({ families, series, counters, omitted, narrowed }, options.openmetrics);
   if (options.openmetrics) part += "# EOF\n";
   yield part;
 }
