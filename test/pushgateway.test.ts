@@ -142,6 +142,27 @@ describe("grouping key routes", () => {
     expect(r.status).toBe(400);
   });
 
+  it("refuses an le label on a histogram and a quantile label on a summary, from the grouping key, the body or RPC (the lines would carry it twice)", async () => {
+    const before = await scrape();
+    const summary = "# TYPE ss summary\nss{quantile=\"0.5\"} 1\nss_sum 1\nss_count 2\n";
+    const histogram = '# TYPE hh histogram\nhh_bucket{le="1"} 1\nhh_bucket{le="+Inf"} 2\nhh_sum 3\nhh_count 2\n';
+    const refused = [
+      await call("/metrics/job/sx/quantile/5", { method: "PUT", body: summary }),
+      await call("/metrics/job/hx/le/5", { method: "PUT", body: histogram }),
+      await call("/metrics/job/hb", { method: "POST", body: '# TYPE hb histogram\nhb_sum{le="x"} 3\nhb_count{le="x"} 2\n' }),
+    ];
+    for (const r of refused) {
+      expect(r.status).toBe(400);
+      const e = (await r.json()) as { error: string; message: string };
+      expect(e.error, e.message).toBe("InvalidName");
+    }
+    expect((await rejection(gw.observe("ho", { le: "1" }, 0.5))).name).toBe("InvalidName");
+    expect(await scrape()).toBe(before);
+    // The same labels on other types are ordinary labels.
+    expect((await call("/metrics/job/ok/le/5", { method: "PUT", body: "# TYPE g gauge\ng 1\n" })).status).toBe(200);
+    expect(await samples("g")).toEqual(['g{job="ok",le="5"} 1']);
+  });
+
   it("drops the Python client's _created gauges and never sums them", async () => {
     const body = [
       "# HELP jobs_total Jobs.",

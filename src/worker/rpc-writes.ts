@@ -12,7 +12,7 @@ import { MAX_BUCKETS } from "../common/limits";
 import type { LabelPairs, MetricType } from "../common/model";
 import { checkLabelName, checkMetricName, loneSurrogateAt } from "../common/names";
 import type { SeriesValue } from "../common/model";
-import { checkFamilyLimits, checkKeyLimits, checkNotReserved, ttlMsOf } from "./validate";
+import { checkBucketLabel, checkFamilyLimits, checkKeyLimits, checkNotReserved, ttlMsOf } from "./validate";
 
 /** prom-client's default histogram buckets, used when `observe` is given none. */
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -79,6 +79,7 @@ export function foldWrites(ops: readonly OpFields[]): PreparedFamily[] {
     }
     const key = labelKey(labelPairs(op.labels, what));
     checkKeyLimits(key, () => what);
+    if (type === "histogram") checkBucketLabel(key, type, () => what);
     let family = families.get(name);
     if (family === undefined) {
       family = { type, values: new Map(), ttls: new Map() };

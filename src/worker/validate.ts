@@ -43,6 +43,7 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
       case "histogram":
         values = family.values.map((h, i) => {
           checkNew(family, seen, i);
+          checkBucketLabel(keys[i] ?? "", "histogram", () => where(family, i));
           if (h.sum === undefined) {
             throw new GatewayError("InvalidValue", `${where(family, i)}: histogram has no _sum sample; the gateway needs _sum to aggregate, add it`);
           }
@@ -53,6 +54,7 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
       case "summary":
         values = family.values.map((v, i) => {
           checkNew(family, seen, i);
+          checkBucketLabel(keys[i] ?? "", "summary", () => where(family, i));
           if (v.sum === undefined || v.count === undefined) {
             throw new GatewayError("InvalidValue", `${where(family, i)}: summary needs both _sum and _count samples to aggregate; add them`);
           }
@@ -78,6 +80,21 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
     out.push({ name: family.name, type: family.type, help: family.help, unit: family.unit, keys, values });
   }
   return out;
+}
+
+/**
+ * A histogram series may not have an `le` label, nor a summary series a `quantile` label, from its
+ * body, its grouping key or an RPC call: its bucket or quantile lines would carry the label twice,
+ * which fails the whole scrape in Prometheus (the Pushgateway refuses `quantile` likewise).
+ */
+export function checkBucketLabel(key: string, type: "histogram" | "summary", where: () => string): void {
+  const label = type === "histogram" ? "le" : "quantile";
+  const at = `${label}="`;
+  if (!key.startsWith(at) && !key.includes(`,${at}`)) return;
+  throw new GatewayError(
+    "InvalidName",
+    `${where()}: a ${type} series cannot have a label "${label}" (it names the ${type === "histogram" ? "bucket" : "quantile"} of each line; from the body, the grouping key or the call); rename the label`,
+  );
 }
 
 /** Rejects names under the gateway's own {@link SELF_PREFIX} and the per-group push time names. */

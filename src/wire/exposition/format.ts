@@ -68,7 +68,9 @@ export type OmissionReason =
   /** Escaped names: the series' escaped labels equal another series' in the family (`{"a.b"="1"}` and `{a_b="1"}`); the one that needed no escaping is kept, else the first. */
   | "escaped_series_clash"
   /** The family's names (escaped, with their suffixes) collide with an earlier family's: see {@link claimFamilyNames}. */
-  | "name_clash";
+  | "name_clash"
+  /** A histogram series with an `le` label or a summary series with a `quantile` label (pushes refuse them; stored before they did): every line would carry it twice. */
+  | "bucket_label";
 
 /** Series left out, counted by reason; the renderer adds to what is there. */
 export type Omitted = { [R in OmissionReason]?: number };
@@ -184,6 +186,10 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
     for (const [key, value] of family.series) {
       if (typeof value === "number" || value.length < 2 || (value.length & 1) !== 0) {
         omit("malformed_value");
+        continue;
+      }
+      if (key.startsWith(extra) || key.includes(`,${extra}`)) {
+        omit("bucket_label");
         continue;
       }
       const n = (value.length - 2) >> 1;
