@@ -198,14 +198,17 @@ describe("series OpenMetrics cannot carry: left out of OpenMetrics, kept in text
 
   it("histograms with an le label and summaries with a quantile label (stored before pushes refused them): left out of both formats", () => {
     const hist = family("hh", "histogram", [['job="a",le="5"', h(3, 2, Infinity, 2)], ['job="b"', h(3, 2, Infinity, 2)]]);
-    const summ = family("ss", "summary", [['quantile="5"', h(1, 2, 0.5, 1)], ['x="quantile=\\"5"', h(1, 2, 0.5, 1)]]);
+    const summ = family("ss", "summary", [['quantile="5"', h(1, 2, 0.5, 1)], ['x="quantile=\\"5"', h(1, 2, 0.5, 1)], ['y="a,quantile="', h(1, 2, 0.5, 1)]]);
     for (const f of [hist, summ]) {
       const r = omits(f);
       expect(r.omitted).toEqual({ bucket_label: 1 });
       expect(r.textOmitted).toEqual({ bucket_label: 1 });
     }
     expect(omits(hist).text).toBe('hh_bucket{job="b",le="+Inf"} 2\nhh_sum{job="b"} 3\nhh_count{job="b"} 2\n');
-    expect(omits(summ).text).toBe('ss{x="quantile=\\"5",quantile="0.5"} 1\nss_sum{x="quantile=\\"5"} 1\nss_count{x="quantile=\\"5"} 2\n');
+    expect(omits(summ).text).toBe(
+      'ss{x="quantile=\\"5",quantile="0.5"} 1\nss_sum{x="quantile=\\"5"} 1\nss_count{x="quantile=\\"5"} 2\n' +
+        'ss{y="a,quantile=",quantile="0.5"} 1\nss_sum{y="a,quantile="} 1\nss_count{y="a,quantile="} 2\n',
+    );
   });
 
   it("gauges and untyped may be anything", () => {

@@ -158,6 +158,10 @@ describe("grouping key routes", () => {
     }
     expect((await rejection(gw.observe("ho", { le: "1" }, 0.5))).name).toBe("InvalidName");
     expect(await scrape()).toBe(before);
+    // A value that ends in ",le=" is no le label.
+    const tricky = '# TYPE hp histogram\nhp_bucket{path="/q,le=",le="+Inf"} 2\nhp_sum{path="/q,le="} 3\nhp_count{path="/q,le="} 2\n';
+    expect((await call("/metrics/job/hp", { method: "PUT", body: tricky })).status).toBe(200);
+    expect(await samples("hp_count")).toEqual(['hp_count{job="hp",path="/q,le="} 2']);
     // The same labels on other types are ordinary labels.
     expect((await call("/metrics/job/ok/le/5", { method: "PUT", body: "# TYPE g gauge\ng 1\n" })).status).toBe(200);
     expect(await samples("g")).toEqual(['g{job="ok",le="5"} 1']);

@@ -134,6 +134,19 @@ export function labelNamesOf(key: string): string[] {
 }
 
 /**
+ * Whether a canonical key has a label `name` (a legacy name). Cheap when it has not: the names are
+ * read only when `name="` occurs where a name could start (or at the end of a value).
+ *
+ * @example hasLabelName('a="1",le="5"', "le") // true
+ * @example hasLabelName('path="/q?x=1,le="', "le") // false (a value ending in ",le=")
+ */
+export function hasLabelName(key: string, name: string): boolean {
+  const at = `${name}="`;
+  if (!key.startsWith(at) && !key.includes(`,${at}`)) return false;
+  return labelNamesOf(key).includes(name);
+}
+
+/**
  * The label names of a key that are not in `known`, without allocating for the known ones (a push
  * of 100,000 new series of one family has the same few names in every key).
  *

@@ -7,7 +7,7 @@
 import type { PreparedFamily } from "../aggregator/plan";
 import { packArrays } from "../aggregator/rules";
 import { GatewayError } from "../common/errors";
-import { parseLabelKey } from "../common/labels";
+import { hasLabelName, parseLabelKey } from "../common/labels";
 import { MAX_BUCKETS, MAX_HELP_CHARS, MAX_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_NAME_CHARS, MAX_TTL_SECONDS } from "../common/limits";
 import type { Family } from "../common/model";
 import type { SeriesValue } from "../common/model";
@@ -89,8 +89,7 @@ export function prepare(families: readonly Family[]): PreparedFamily[] {
  */
 export function checkBucketLabel(key: string, type: "histogram" | "summary", where: () => string): void {
   const label = type === "histogram" ? "le" : "quantile";
-  const at = `${label}="`;
-  if (!key.startsWith(at) && !key.includes(`,${at}`)) return;
+  if (!hasLabelName(key, label)) return;
   throw new GatewayError(
     "InvalidName",
     `${where()}: a ${type} series cannot have a label "${label}" (it names the ${type === "histogram" ? "bucket" : "quantile"} of each line; from the body, the grouping key or the call); rename the label`,

@@ -4,6 +4,7 @@
  * OpenMetrics cannot carry left out of OpenMetrics output (and counted).
  */
 import type { MetricType, SeriesValue } from "../../common/model";
+import { hasLabelName } from "../../common/labels";
 import { isLegacyMetricName } from "../../common/names";
 import { escapeHelp, escapeLabelValue } from "./escape";
 import { type EscapingScheme, escapeKeyChecked, escapeMetricName } from "./escaping";
@@ -188,7 +189,7 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
         omit("malformed_value");
         continue;
       }
-      if (key.startsWith(extra) || key.includes(`,${extra}`)) {
+      if (hasLabelName(key, histogram ? "le" : "quantile")) {
         omit("bucket_label");
         continue;
       }
