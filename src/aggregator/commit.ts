@@ -284,7 +284,7 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
     for (const [key, g] of stage.groups) {
       if (key === "") continue;
       const group = state.groups.get(key);
-      store.putGroup({ key, push_time: g.pushTime ?? group?.pushTime ?? 0, failure_time: group?.failureTime ?? 0, ttl_ms: g.ttlMs ?? group?.ttlMs ?? 0 });
+      store.putGroup({ key, push_time: g.pushTime ?? group?.pushTime ?? 0, failure_time: g.failureTime ?? group?.failureTime ?? 0, ttl_ms: g.ttlMs ?? group?.ttlMs ?? 0 });
     }
     staleRows = putStale(store, options.now, stale);
     for (const source of sources) {
@@ -412,6 +412,7 @@ function applyToMemory(state: ShardState, stage: Stage, work: Map<number, ChunkW
   for (const [key, g] of stage.groups) {
     const group = groupOf(key);
     if (g.pushTime !== undefined) group.pushTime = g.pushTime;
+    if (g.failureTime !== undefined) group.failureTime = g.failureTime;
     if (g.ttlMs !== undefined) group.ttlMs = g.ttlMs;
   }
   // Each group's open chunk: the newest with room.

@@ -84,6 +84,8 @@ export interface StageFamily {
 /** What a batch does to a group. */
 export interface StageGroup {
   pushTime?: number;
+  /** Set (to 0) when a push starts an expired group anew. */
+  failureTime?: number;
   ttlMs?: number;
 }
 
@@ -428,14 +430,18 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
   // the push does not carry again (what it carries takes the pushed values: see `live` below).
   if (replace || restart) {
     const carried = new Map(push.map((f) => [f.name, new Set(f.keys)]));
-    let held = 0;
+    let removed = 0;
     for (const [name, keys] of liveGroupSeries(stage, group, ctx)) {
       const f = stage.family(name);
       const keep = carried.get(name);
-      held += keys.size;
-      for (const key of keys) if (keep?.has(key) !== true) stage.delete(f, key);
+      for (const key of keys) {
+        if (keep?.has(key) === true) continue;
+        stage.delete(f, key);
+        removed++;
+      }
     }
-    if (restart) stage.countExpired(held);
+    // Those removed expired (each gets its stale marker); those pushed again go on with new values.
+    if (restart) stage.countExpired(removed);
   }
 
   let series = 0;
@@ -472,7 +478,7 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
   }
 
   if (source !== undefined && options.mode === "replace") stage.replaceSource(source, group, new Map(push.map((f) => [f.name, new Set(f.keys)])));
-  if (group !== "" || ttlMs > 0) stage.setGroup(group, group === "" ? {} : { pushTime: now, ttlMs });
+  if (group !== "" || ttlMs > 0) stage.setGroup(group, group === "" ? {} : restart ? { pushTime: now, failureTime: 0, ttlMs } : { pushTime: now, ttlMs });
 
   const { maxSeries, maxBytes } = ctx.limits;
   const total = state.series + stage.addedSeries - stage.removedSeries;
