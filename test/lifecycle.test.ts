@@ -102,11 +102,14 @@ describe("expiry", () => {
     const g = gateway();
     const before = await g.scrape();
     const body = "# TYPE x_total counter\nx_total 1000\n# TYPE y gauge\ny 5\n";
-    expect((await http(g, "/metrics/job/late", { method: "PUT", body, headers: { "Metrics-TTL": "0.05" } })).status).toBe(200);
-    await g.inc("solo_total", { a: "1" }, 7, { ttlSeconds: 0.05 });
+    expect((await http(g, "/metrics/job/late", { method: "PUT", body, headers: { "Metrics-TTL": "0.3" } })).status).toBe(200);
+    // A failed push sets the group's failure time (a type conflict: x_total is a counter).
+    expect((await http(g, "/metrics/job/late", { method: "POST", body: "# TYPE x_total gauge\nx_total 1\n" })).status).toBe(409);
+    expect(metric(await g.scrape(), 'push_failure_time_seconds{job="late"}')).toBeGreaterThan(0);
+    await g.inc("solo_total", { a: "1" }, 7, { ttlSeconds: 0.3 });
     // The alarm is late: it does not fire at all during this test (the shard still believes it set).
     await runInDurableObject(shard(), (_instance, state) => state.storage.deleteAlarm());
-    await sleep(60);
+    await sleep(320);
     // No sweep has run: the POST finds the group expired and starts it anew (x_total 1, y gone),
     // and the increment finds solo_total expired: it counts from 0.
     const post = await http(g, "/metrics/job/late", { method: "POST", body: "# TYPE x_total counter\nx_total 1\n", headers: { "Metrics-TTL": "10" } });
@@ -116,12 +119,16 @@ describe("expiry", () => {
     expect(await lines("y", g)).toEqual([]);
     expect(await lines("solo_total", g)).toEqual(['solo_total{a="1"} 2']);
     const after = await g.scrape();
-    expect(metric(after, "metrics_gateway_series_expired_total") - metric(before, "metrics_gateway_series_expired_total")).toBe(3);
+    // Expired: y and solo_total's old value (x_total goes on with its new value, no stale marker).
+    expect(metric(after, "metrics_gateway_series_expired_total") - metric(before, "metrics_gateway_series_expired_total")).toBe(2);
+    // The group starts anew: no failure from before it expired.
+    expect(metric(after, 'push_failure_time_seconds{job="late"}')).toBe(0);
     expect(await shard().verify()).toEqual([]);
     // The same after a restart: memory was what storage holds.
     await abortAllDurableObjects();
     expect(await lines("x_total", g)).toEqual(['x_total{job="late"} 1']);
     expect(await lines("solo_total", g)).toEqual(['solo_total{a="1"} 2']);
+    expect(metric(await g.scrape(), 'push_failure_time_seconds{job="late"}')).toBe(0);
   });
 
   it("keeps an ungrouped series with a TTL on one shard, so it expires only when it is not written anywhere for its TTL (SHARDS=4)", async () => {
@@ -278,6 +285,28 @@ describe("cumulative sources", () => {
     expect(put.status).toBe(200);
     expect((await lines("ung_total", byJob)).sort()).toEqual(all);
     expect(await lines("src_total", byJob)).toEqual(["src_total 12"]);
+  });
+
+  it("forgets a source on DELETE where its values live, also when the source label was the whole grouping key", async () => {
+    const g = gateway({ SHARDS: "4", SOURCE_LABEL: "job" });
+    const put = (job: string) => http(g, `/metrics/job/${job}`, { method: "PUT", body: "# TYPE del_total counter\ndel_total 5\n" });
+    const jobs = ["w1", "w2", "w3", "w4", "w5"];
+    for (const job of jobs) expect((await put(job)).status).toBe(200);
+    expect(await lines("del_total", g)).toEqual(["del_total 25"]);
+    for (const job of jobs) expect((await http(g, `/metrics/job/${job}`, { method: "DELETE" })).status).toBe(202);
+    // Forgotten: the same totals count whole again.
+    for (const job of jobs) await put(job);
+    expect(await lines("del_total", g)).toEqual(["del_total 50"]);
+  });
+
+  it("never changes a family's type for a source's PUT (which the shard refuses)", async () => {
+    const g = gateway();
+    expect((await http(g, "/metrics/job/A", { method: "PUT", body: "# TYPE m gauge\nm 1\n" })).status).toBe(200);
+    const refused = await http(g, "/metrics/job/A", { method: "PUT", body: "# TYPE m counter\nm 2\n", headers: { "Metrics-Source": "h1" } });
+    expect(refused.status).toBe(409);
+    // Still a gauge everywhere: a new gauge series (asking the registry) is taken.
+    expect((await http(g, "/metrics/job/A", { method: "POST", body: '# TYPE m gauge\nm{k="new"} 3\n' })).status).toBe(200);
+    expect(await lines("m", g)).toEqual(['m{job="A"} 1', 'm{job="A",k="new"} 3']);
   });
 
   it("forgets a source's last values after SOURCE_TTL_SECONDS without changing the aggregate", async () => {

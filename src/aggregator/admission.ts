@@ -52,7 +52,10 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
     families.push(admit);
     // A replacing push may change a family's type only if its group holds all of the family here
     // (the registry then checks no other shard holds it); otherwise the registry refuses it.
-    if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace" && ownedOnlyBy(state, stored, item.options.group)) retype.push(family.name);
+    // (A source's replace replaces only what is remembered of the source: never a type.)
+    if (stored !== undefined && stored.type !== family.type && item.options.mode === "replace" && item.options.source === undefined && ownedOnlyBy(state, stored, item.options.group)) {
+      retype.push(family.name);
+    }
   }
   return families.length === 0 ? undefined : { group: item.options.group, families, retype, familyLimit };
 }

@@ -39,6 +39,15 @@ export interface WriteOptions {
 
 const UNGROUPED: PushTarget = { group: [], mode: "aggregate" };
 
+/**
+ * The shard a group's writes go to, or a cumulative source's ungrouped ones (its last values live
+ * there, with what it added); undefined for other ungrouped writes.
+ */
+function homeShard(group: string, source: string | undefined, shards: number): number | undefined {
+  if (group !== "") return shardForGroup(group, shards);
+  return source === undefined ? undefined : shardForGroup(`\u0000${source}`, shards);
+}
+
 /** Where ungrouped writes that can expire go (hashed like a grouping key no group can have). */
 const EXPIRING = "\u0000expiring";
 
@@ -72,14 +81,7 @@ export class Core {
     options.limits = limitsOf(env);
     const reads = await shardsToRead(env);
     const shards = configuredShards(env);
-    const shard =
-      options.group !== ""
-        ? shardForGroup(options.group, shards)
-        : options.source !== undefined
-          ? shardForGroup(`\u0000${options.source}`, shards)
-          : expiring(push, options)
-            ? shardForGroup(EXPIRING, shards)
-            : groupCommit.shardForUngrouped(shards);
+    const shard = homeShard(options.group, options.source, shards) ?? (expiring(push, options) ? shardForGroup(EXPIRING, shards) : groupCommit.shardForUngrouped(shards));
     const result = await groupCommit.submit(env, shard, push, options, this.#waitUntil);
     const emptied = [...(result.emptied ?? [])];
     // A replacing push empties its group on the shards it held it on before (SHARDS changed). A
@@ -147,7 +149,7 @@ export class Core {
     const { group: pairs, source } = this.#sourceOf({ group, mode: "aggregate" });
     const key = labelKey(pairs);
     if (source !== undefined) {
-      await shardStub(this.#env, shardForGroup(key, configuredShards(this.#env))).forgetSource(source, key);
+      await shardStub(this.#env, homeShard(key, source, configuredShards(this.#env)) ?? 0).forgetSource(source, key);
       return { deleted: 0 };
     }
     return this.#deleteOnEveryShard((shard) => shard.removeGroup(key));
