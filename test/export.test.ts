@@ -278,6 +278,33 @@ describe("cron export", () => {
     expect(find(after[0]?.request ?? { series: [], metadata: [] }, 'gone_total{id="1"}')).toBeUndefined();
   });
 
+  it("leaves the marker of a series deleted during a run to the next run (the run may have sent its value at the same timestamp)", async () => {
+    await gw.set("a_early", undefined, 7);
+    for (let i = 0; i < 6; i++) await gw.inc("z_total", { i: String(i) });
+    let deleted = false;
+    const first = receiver([
+      async () => {
+        // The first request holds a_early's value; the series is deleted while the run goes on.
+        if (!deleted) {
+          deleted = true;
+          await gw.delete("a_early");
+        }
+        return new Response(null, { status: 204 });
+      },
+    ]);
+    // One request at a time: the run goes on only after the delete (a real receiver is that slow).
+    await cron(Date.now(), { REMOTE_WRITE_BATCH_SIZE: "2", REMOTE_WRITE_CONCURRENCY: "1" });
+    vi.restoreAllMocks();
+    expect(deleted).toBe(true);
+    const samples = first.flatMap((r) => r.request.series.filter((s) => seriesName(s) === "a_early").flatMap((s) => s.samples));
+    expect(samples.map((x) => x.value)).toEqual([7]);
+    const next = receiver([() => new Response(null, { status: 204 })]);
+    await cron(Date.now() + 1);
+    const marker = next.flatMap((r) => r.request.series.filter((s) => seriesName(s) === "a_early").flatMap((s) => s.samples));
+    expect(marker.map((x) => x.bits)).toEqual([0x7ff0000000000002n]);
+    expect(marker[0]?.timestamp ?? 0).toBeGreaterThan(first.flatMap((r) => r.request.series.find((s) => seriesName(s) === "a_early")?.samples ?? [])[0]?.timestamp ?? Infinity);
+  });
+
   it("keeps a stale marker owed until an export succeeds", async () => {
     await gw.inc("later_total");
     await gw.delete("later_total");

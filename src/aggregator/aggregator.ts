@@ -451,6 +451,7 @@ export class Aggregator extends DurableObject<Env> {
       groups: state.groups.size - 1,
       counters: this.#counters,
       staleMarkers: state.stale.reduce((n, r) => n + r.count, 0),
+      staleUpTo: state.stale.reduce((n, r) => Math.max(n, r.id), 0),
       ungrouped: state.group("").series,
     };
   }
@@ -580,11 +581,11 @@ export class Aggregator extends DurableObject<Env> {
   }
 
   /** Stale markers owed, a row at a time after row `after` (0: from the first), up to about `maxBytes`. */
-  stale(after: number, maxBytes = 1024 * 1024): StalePage {
+  stale(after: number, maxBytes = 1024 * 1024, until = Number.MAX_SAFE_INTEGER): StalePage {
     const series: PackedSeries[] = [];
     let lastId = after;
     let bytes = 0;
-    const rows = this.#state.stale.filter((r) => r.id > after);
+    const rows = this.#state.stale.filter((r) => r.id > after && r.id <= until);
     let n = 0;
     for (const row of rows) {
       if (bytes >= maxBytes && series.length > 0) break;

@@ -34,6 +34,12 @@ export interface Catalog {
   counters: Counters;
   /** Stale markers owed by the export. */
   staleMarkers: number;
+  /**
+   * The newest stale row's id (0: none). An export run sends the rows up to the one its catalog
+   * saw: a series deleted during the run may have gone out with a value at the run's timestamp,
+   * and its marker waits for the next run (the same timestamp twice is a 400 for the whole request).
+   */
+  staleUpTo: number;
   /** Series of the ungrouped writes. */
   ungrouped: number;
 }

@@ -86,7 +86,8 @@ export async function runExport(env: Env, scheduledTime: number, deps: SendDeps 
   const seen = new Set<string>();
   for (let i = 0; i < shards; i++) {
     for (let after = 0; ; ) {
-      const page = await withDeadline(shardStub(env, i).stale(after), `export: shard ${i}`);
+      // Only the rows there were when the run began (its catalogs): see Catalog.staleUpTo.
+      const page = await withDeadline(shardStub(env, i).stale(after, undefined, catalogs[i]?.staleUpTo ?? 0), `export: shard ${i}`);
       const fresh = page.series.filter((s) => {
         const id = `${s.family}\u0000${s.key}`;
         if (seen.has(id)) return false;
