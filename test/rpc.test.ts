@@ -68,6 +68,26 @@ describe("inc", () => {
     expect(error.message).toContain('label "code"');
   });
 
+  it("rejects labels that are not a plain object (a Map's or a Date's labels would vanish) and options that are not an object", async () => {
+    for (const labels of [new Map([["a", "b"]]), new Date(0)]) {
+      const error = await rejection(gw.inc("m_total", labels as unknown as Record<string, string>));
+      expect(error.name).toBe("BadRequest");
+      expect(error.message).toContain("plain object");
+    }
+    expect((await rejection(gw.push("x 1\n", "abc" as never))).name).toBe("BadRequest");
+    expect((await rejection(gw.push("x 1\n", ["a"] as never))).name).toBe("BadRequest");
+    expect((await rejection(gw.scrape("text" as never))).name).toBe("BadRequest");
+    expect(withoutSelfMetrics(await gw.scrape())).toBe("");
+  });
+
+  it("rejects deleteGroup without a group (it would delete every ungrouped series); {} is the ungrouped writes", async () => {
+    await gw.inc("d1_total", { a: "x" });
+    await gw.inc("d1_total");
+    for (const group of [undefined, null]) expect((await rejection(gw.deleteGroup(group as never))).name).toBe("BadRequest");
+    expect(await userScrape()).toContain('d1_total{a="x"} 1');
+    expect(await gw.deleteGroup({})).toEqual({ deleted: 2 });
+  });
+
   it("rejects the reserved self-metric prefix", async () => {
     const error = await rejection(gw.inc("metrics_gateway_series"));
     expect(error.name).toBe("InvalidName");

@@ -46,6 +46,7 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
       this.#core.countRejected(error);
       throw error;
     }
+    optionsObject(options, "push(body, options)", "{ group: { job: \"nightly\" } }");
     const mode = options?.mode ?? "aggregate";
     if (mode !== "aggregate" && mode !== "replace") {
       throw new GatewayError("BadRequest", `push(body, { mode: "${String(mode)}" }): use "aggregate" or "replace"`);
@@ -63,6 +64,10 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
   }
 
   async deleteGroup(group: Labels): Promise<DeleteResult> {
+    // A missing group must not read as {} (the ungrouped writes: all of them would go).
+    if (group === undefined || group === null) {
+      throw new GatewayError("BadRequest", 'deleteGroup(group): group is missing; pass the grouping key, e.g. { job: "nightly" } ({} deletes the ungrouped writes)');
+    }
     return this.#core.deleteGroup(labelPairs(group, "deleteGroup(group)"));
   }
 
@@ -92,6 +97,7 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
 
 /** RPC scrape options, checked: text and `underscores` by default, as an HTTP scrape gets them. */
 function scrapeOptions(options: ScrapeOptions | undefined): { openmetrics: boolean; escaping: "allow-utf-8" | "underscores" | "dots" | "values" } {
+  optionsObject(options, "scrape(options)", '{ format: "openmetrics" }');
   const format = options?.format ?? "text";
   if (format !== "text" && format !== "openmetrics") {
     throw new GatewayError("BadRequest", `scrape({ format: "${String(format)}" }): use "text" or "openmetrics"`);
@@ -101,4 +107,12 @@ function scrapeOptions(options: ScrapeOptions | undefined): { openmetrics: boole
     throw new GatewayError("BadRequest", `scrape({ escaping: "${String(escaping)}" }): use "underscores", "dots", "values" or "allow-utf-8"`);
   }
   return { openmetrics: format === "openmetrics", escaping };
+}
+
+/** Options, when given, are an object (a string or an array would be ignored silently otherwise). */
+function optionsObject(options: unknown, what: string, example: string): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new GatewayError("BadRequest", `${what}: options must be an object such as ${example}, got ${Array.isArray(options) ? "an array" : typeof options}`);
+  }
 }

@@ -113,6 +113,12 @@ export function labelsOf(labels: unknown): Labels {
   if (typeof labels !== "object" || Array.isArray(labels)) {
     throw new GatewayError("BadRequest", `labels must be an object of label names to string values, got ${Array.isArray(labels) ? "an array" : typeof labels}`);
   }
+  // A Map, a Date or a class instance has no own label entries: its labels would vanish silently.
+  const proto: unknown = Object.getPrototypeOf(labels);
+  if (proto !== Object.prototype && proto !== null) {
+    const kind = (labels as { constructor?: { name?: unknown } }).constructor?.name;
+    throw new GatewayError("BadRequest", `labels must be a plain object of label names to string values, got ${typeof kind === "string" && kind !== "" ? `a ${kind}` : "another kind of object"}; e.g. { route: "/a" }`);
+  }
   return labels as Labels;
 }
 
