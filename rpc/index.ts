@@ -136,7 +136,7 @@ export interface MetricsGateway {
   delete(name: string, labels?: Labels): Promise<DeleteResult>;
   /**
    * Deletes a Pushgateway group: every series last pushed with exactly this grouping key
-   * (`{}` is the ungrouped group), and its push times.
+   * (`{}` is the ungrouped group), and its push times. A missing group is a `BadRequest`.
    */
   deleteGroup(group: Labels): Promise<DeleteResult>;
   /**

@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { beforeEach, describe, expect, expectTypeOf, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { MetricOp } from "../rpc";
 import type { Page } from "../src/aggregator/pages";
-import { metrics, type Metrics } from "../rpc/client";
+import { metrics } from "../rpc/client";
 import { rejection, userScrape, writeCalls } from "./helpers";
 
 const gw = exports.default;
@@ -68,9 +68,59 @@ describe("metrics() batching helper", () => {
     expect(await m.flush()).toEqual({ applied: 0 });
   });
 
-  it("has the documented types", () => {
-    expectTypeOf(metrics).parameter(0).toExtend<{ batch(ops: MetricOp[]): Promise<{ applied: number }> }>();
-    expectTypeOf(metrics).returns.toEqualTypeOf<Metrics>();
+  it("flush() waits for a send already on its way, and reports its error", async () => {
+    const ctx = createExecutionContext();
+    const m = metrics(gw, ctx);
+    for (let i = 0; i < 500; i++) m.inc("bg_total", { i: String(i) });
+    // Yield: the background send starts (setTimeout 0) and is still on its way.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(m.pending).toBe(0);
+    expect(await m.flush()).toEqual({ applied: 500 });
+    expect((await userScrape()).split("\n").filter((l) => l.startsWith("bg_total{"))).toHaveLength(500);
+    // Its error likewise (it is also logged, as a background send's error is).
+    const errors: unknown[] = [];
+    const log = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args);
+    try {
+      m.inc("bad_total", undefined, -1);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      expect((await rejection(m.flush())).name).toBe("InvalidValue");
+      await waitOnExecutionContext(ctx);
+    } finally {
+      console.error = log;
+    }
+    expect(errors).toHaveLength(1);
+  });
+
+  it("copies labels and buckets when a write is collected", async () => {
+    const m = metrics(gw, createExecutionContext());
+    const labels = { route: "/a" };
+    const buckets = [1, 2];
+    m.inc("copied_total", labels);
+    labels.route = "/b";
+    m.inc("copied_total", labels);
+    m.observe("copied_seconds", undefined, 1.5, buckets);
+    buckets.push(0.5);
+    expect(await m.flush()).toEqual({ applied: 3 });
+    const text = await userScrape();
+    expect(text).toContain('copied_total{route="/a"} 1\n');
+    expect(text).toContain('copied_total{route="/b"} 1\n');
+    expect(text).toContain('copied_seconds_bucket{le="2"} 1\n');
+  });
+
+  it("sends a request's writes past MAX_BATCH_BYTES in more than one call (one RPC value carries at most 32 MiB)", async () => {
+    const ctx = createExecutionContext();
+    const sizes: number[] = [];
+    const m = metrics({ batch: (ops: MetricOp[]) => (sizes.push(ops.length), gw.batch(ops)) }, ctx);
+    const big = "x".repeat(32_000);
+    for (let i = 0; i < 140; i++) m.inc("wide_total", { v: `${i}-${big}` });
+    expect(m.pending).toBeLessThan(140);
+    expect(await m.flush()).toEqual({ applied: 140 });
+    await waitOnExecutionContext(ctx);
+    expect((await userScrape()).split("\n").filter((l) => l.startsWith("wide_total{"))).toHaveLength(140);
+    // 140 writes of ~64 KB each (UTF-16): the 131st reaches MAX_BATCH_BYTES (8 MiB) and goes out
+    // with the 130 before it; the rest go at flush().
+    expect(sizes).toEqual([131, 9]);
   });
 
   it("passes each write's TTL (ttlSeconds) through the batch", async () => {

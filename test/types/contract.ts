@@ -17,6 +17,7 @@ import type {
   ScrapeOptions,
   WriteOptions,
 } from "../../rpc";
+import { metrics, type Metrics } from "../../rpc/client";
 import type Gateway from "../../src/worker/entrypoint";
 
 // The default entrypoint implements the contract.
@@ -40,3 +41,7 @@ expectTypeOf<MetricsGateway["scrapeStream"]>().toEqualTypeOf<(options?: ScrapeOp
 expectTypeOf<WriteOptions>().toEqualTypeOf<{ ttlSeconds?: number }>();
 expectTypeOf<PushResult>().toEqualTypeOf<{ families: number; series: number }>();
 expectTypeOf<MetricsBinding["fetch"]>().returns.toEqualTypeOf<Promise<Response>>();
+
+// The batching helper takes any binding with `batch` and returns the documented Metrics.
+expectTypeOf(metrics).parameter(0).toExtend<{ batch(ops: MetricOp[]): Promise<{ applied: number }> }>();
+expectTypeOf(metrics).returns.toEqualTypeOf<Metrics>();
