@@ -351,7 +351,8 @@ describe("cron export", () => {
     vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
       // First a network error whose message quotes the URL, then a 400 that echoes it.
       if (call++ === 0) throw new TypeError(`connect ECONNREFUSED while fetching ${secret}`);
-      return new Response(`rejected a request to ${secret}`, { status: 400 });
+      // Receivers quote what they refused in many forms: whole, path alone, query alone, a value.
+      return new Response(`rejected a request to ${secret} (path /api/v1/SECRETPATH/write, query token=SECRETTOKEN, token SECRETTOKEN, segment SECRETPATH)`, { status: 400 });
     });
     await cron(Date.now(), { SECRET_PROM_ENDPOINT: secret });
     const g = new Gateway(createExecutionContext(), { ...env, SECRET_PROM_ENDPOINT: secret });

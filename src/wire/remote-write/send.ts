@@ -184,16 +184,36 @@ export function redactEndpoint(endpoint: string): string {
   }
 }
 
-/** `text` with every occurrence of the endpoint (and its path and query) replaced by its redacted form. */
+/**
+ * `text` with every occurrence of the endpoint replaced by its redacted form, and of anything of it
+ * that may be a credential: the path and query (whole, without `?`, or decoded), each query
+ * parameter and value, long path segments, the user and password. A receiver's error message often
+ * quotes the request it refused.
+ */
 export function redactText(text: string, endpoint: string): string {
   let out = text.split(endpoint).join(redactEndpoint(endpoint));
   try {
     const url = new URL(endpoint);
-    for (const secret of [url.pathname + url.search, url.search, url.username, url.password]) {
+    const secrets = new Set<string>([url.pathname + url.search, url.search, url.search.slice(1), url.pathname, url.username, url.password]);
+    for (const [name, value] of url.searchParams) {
+      secrets.add(`${name}=${value}`);
+      if (value.length >= 4) secrets.add(value);
+    }
+    for (const segment of url.pathname.split("/")) if (segment.length >= 8) secrets.add(segment);
+    for (const secret of [...secrets]) secrets.add(safeDecode(secret));
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
       if (secret.length > 1) out = out.split(secret).join("…");
     }
   } catch {
     // Not a URL: nothing more to find.
   }
   return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
