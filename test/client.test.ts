@@ -36,6 +36,14 @@ describe("batch", () => {
     expect(await userScrape()).toBe("");
     const mixed = await rejection(gw.batch([{ op: "inc", name: "m" }, { op: "set", name: "m", value: 1 }]));
     expect(mixed.name).toBe("TypeConflict");
+    const notObject = await rejection(gw.batch([{ op: "inc", name: "ok_total" }, null as never]));
+    expect(notObject.message).toBe('ops[1]: a write must be an object such as { op: "inc", name: "jobs_total" }, got null');
+    const ttl = await rejection(gw.batch([{ op: "inc", name: "ok_total" }, { op: "inc", name: "t_total", ttlSeconds: -1 }]));
+    expect(ttl.message.startsWith("ops[1]: TTL -1 ")).toBe(true);
+    expect(await userScrape()).toBe("");
+    // A counter's -0 is 0.
+    await gw.inc("zero_total", undefined, -0);
+    expect(await userScrape()).toContain("zero_total 0\n");
   });
 });
 

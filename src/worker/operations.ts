@@ -187,13 +187,10 @@ export class Core {
   async batch(ops: unknown): Promise<BatchResult> {
     const list = this.#checked(() => {
       if (!Array.isArray(ops)) throw new GatewayError("BadRequest", `batch(ops): ops must be an array of { op, name, labels, value }, got ${typeof ops}`);
-      return ops as unknown[];
+      return (ops as unknown[]).map((op, i) => opFields(op, i));
     });
     if (list.length === 0) return { applied: 0 };
-    await this.#writes(
-      list.map((op, i) => opFields(op, i)),
-      undefined,
-    );
+    await this.#writes(list, undefined);
     return { applied: list.length };
   }
 

@@ -32,7 +32,9 @@ export interface OpFields {
 
 /** A `batch` entry's fields (anything may arrive), named `ops[i]` for messages. */
 export function opFields(op: unknown, i: number): OpFields {
-  if (typeof op !== "object" || op === null) return { op: undefined, name: undefined, labels: undefined, value: undefined, where: `ops[${i}]` };
+  if (typeof op !== "object" || op === null || Array.isArray(op)) {
+    throw new GatewayError("BadRequest", `ops[${i}]: a write must be an object such as { op: "inc", name: "jobs_total" }, got ${op === null ? "null" : Array.isArray(op) ? "an array" : typeof op}`);
+  }
   const o = op as Record<string, unknown>;
   return { op: o.op, name: o.name, labels: o.labels, value: o.value, buckets: o.buckets, ttlSeconds: o.ttlSeconds, where: `ops[${i}]` };
 }
@@ -59,7 +61,7 @@ export function foldWrites(ops: readonly OpFields[]): PreparedFamily[] {
           throw new GatewayError("InvalidValue", `${what}: value ${n} is not a finite number >= 0; counters only go up (use set() for a gauge)`);
         }
         type = "counter";
-        value = n;
+        value = n + 0; // -0 is 0 for a counter
         break;
       }
       case "set":
@@ -91,7 +93,12 @@ export function foldWrites(ops: readonly OpFields[]): PreparedFamily[] {
     // The last write's TTL counts, as its write time does.
     if (op.ttlSeconds !== undefined) {
       if (typeof op.ttlSeconds !== "number") throw new GatewayError("BadRequest", `${what}: ttlSeconds must be a number of seconds, got ${typeof op.ttlSeconds}`);
-      family.ttls.set(key, ttlMsOf(op.ttlSeconds));
+      try {
+        family.ttls.set(key, ttlMsOf(op.ttlSeconds));
+      } catch (error) {
+        if (error instanceof GatewayError) throw new GatewayError(error.name, `${what}: ${error.message}`);
+        throw error;
+      }
     } else family.ttls.delete(key);
   }
   return [...families].map(([name, f]): PreparedFamily => {
