@@ -82,7 +82,7 @@ describe("expiry", () => {
   it("takes Metrics-TTL on PATCH; refuses Metrics-Source there (an increment is not a total), applying nothing", async () => {
     const g = gateway();
     const patch = (path: string, headers: Record<string, string>) => http(g, path, { method: "PATCH", headers });
-    expect((await patch("/metrics/patched_total?c=de", { "Metrics-TTL": "0.05" })).status).toBe(204);
+    expect((await patch("/metrics/patched_total?c=de", { "Metrics-TTL": "0.5" })).status).toBe(204);
     // A TTL under a millisecond is still a TTL (it rounded to 0, "never").
     expect((await patch("/metrics/tiny_total", { "Metrics-TTL": "0.0004" })).status).toBe(204);
     expect((await patch("/metrics/kept_patched_total?c=de", {})).status).toBe(204);
@@ -91,7 +91,7 @@ describe("expiry", () => {
     expect(((await refused.json()) as { error: string; message: string }).message).toContain("Metrics-Source");
     expect((await patch("/metrics/patched_total?c=it", { "Metrics-TTL": "soon" })).status).toBe(400);
     expect(await lines("patched_total", g)).toEqual(['patched_total{c="de"} 1']);
-    await sleep(60);
+    await sleep(520);
     await shard().sweep();
     expect(await lines("patched_total", g)).toEqual([]);
     expect(await lines("tiny_total", g)).toEqual([]);
@@ -102,14 +102,14 @@ describe("expiry", () => {
     const g = gateway();
     const before = await g.scrape();
     const body = "# TYPE x_total counter\nx_total 1000\n# TYPE y gauge\ny 5\n";
-    expect((await http(g, "/metrics/job/late", { method: "PUT", body, headers: { "Metrics-TTL": "0.3" } })).status).toBe(200);
+    expect((await http(g, "/metrics/job/late", { method: "PUT", body, headers: { "Metrics-TTL": "0.5" } })).status).toBe(200);
+    // The alarm is late: it does not fire at all during this test (the shard still believes it set).
+    await runInDurableObject(shard(), (_instance, state) => state.storage.deleteAlarm());
     // A failed push sets the group's failure time (a type conflict: x_total is a counter).
     expect((await http(g, "/metrics/job/late", { method: "POST", body: "# TYPE x_total gauge\nx_total 1\n" })).status).toBe(409);
     expect(metric(await g.scrape(), 'push_failure_time_seconds{job="late"}')).toBeGreaterThan(0);
-    await g.inc("solo_total", { a: "1" }, 7, { ttlSeconds: 0.3 });
-    // The alarm is late: it does not fire at all during this test (the shard still believes it set).
-    await runInDurableObject(shard(), (_instance, state) => state.storage.deleteAlarm());
-    await sleep(320);
+    await g.inc("solo_total", { a: "1" }, 7, { ttlSeconds: 0.5 });
+    await sleep(520);
     // No sweep has run: the POST finds the group expired and starts it anew (x_total 1, y gone),
     // and the increment finds solo_total expired: it counts from 0.
     const post = await http(g, "/metrics/job/late", { method: "POST", body: "# TYPE x_total counter\nx_total 1\n", headers: { "Metrics-TTL": "10" } });
