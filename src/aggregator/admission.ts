@@ -41,11 +41,11 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
     const meta = !fresh && ((family.help !== "" && family.help !== stored.help) || (family.unit !== "" && family.unit !== stored.unit));
     if (!fresh && keys.length === 0 && !meta) continue;
     const admit: LocalAdmitFamily = { name: family.name, type: family.type, labels, keys, keyNames };
-    // A group's replace frees the room of the series it does not carry again (counted only when it
-    // brings new ones: the limit cannot be at stake otherwise).
-    if (keys.length > 0 && !fresh && item.options.mode === "replace" && item.options.source === undefined) {
-      const freed = uncarried(state, stored, item.options.group, family.keys);
-      if (freed > 0) admit.freed = freed;
+    // A group's replace frees the room of the series it does not carry again: the registry counts
+    // them from what it knows the group holds, less those it carries that are held here already
+    // (only when it brings new ones: the limit cannot be at stake otherwise).
+    if (keys.length > 0 && item.options.mode === "replace" && item.options.source === undefined && item.options.group !== "") {
+      admit.carried = fresh ? 0 : heldFor(state, stored, item.options.group, family.keys);
     }
     if (family.help !== "" && family.help !== stored?.help) admit.help = family.help;
     if (family.unit !== "" && family.unit !== stored?.unit) admit.unit = family.unit;
@@ -60,11 +60,13 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
   return families.length === 0 ? undefined : { group: item.options.group, families, retype, familyLimit };
 }
 
-/** How many of the family's series here belong to `group` and are not among `keys`. */
-function uncarried(state: ShardState, family: FamilyState, group: string, keys: readonly string[]): number {
-  const carried = new Set(keys);
+/** How many of `keys` the family holds here for `group`. */
+function heldFor(state: ShardState, family: FamilyState, group: string, keys: readonly string[]): number {
   let n = 0;
-  for (const [key, slot] of family.slots) if (!carried.has(key) && state.groupOf(family, slot).key === group) n++;
+  for (const key of keys) {
+    const slot = family.slot(key);
+    if (slot >= 0 && state.groupOf(family, slot).key === group) n++;
+  }
   return n;
 }
 
@@ -112,15 +114,14 @@ export function releasesAfter(
     if (a === undefined || o === undefined) return;
     for (const f of a.families) {
       const family = state.families.get(f.name);
-      if ("ok" in o) {
-        family?.addLabelNames(f.labels);
-        continue;
-      }
-      // Admitted but not applied (planning or storage failed): the registry must not keep them.
+      if ("ok" in o) family?.addLabelNames(f.labels);
+      // Admitted and not held now: the write was not applied (planning or storage failed), or a later
+      // write of the same batch removed what it added (a PUT replacing a PUT): never stored, so never
+      // among the removals either. The registry must not keep them, nor a type nothing holds.
       f.keys.forEach((hash, k) => {
         if (family === undefined || family.type !== f.type || family.slot(f.keyNames[k] ?? "") < 0) add(f.name, hash);
       });
-      if (family === undefined) unclaimed.add(f.name);
+      if (family === undefined || family.type !== f.type) unclaimed.add(f.name);
     }
   });
   return { released, unclaimed };

@@ -34,10 +34,12 @@ export interface AdmitFamily {
   /** New UNIT for the family. */
   unit?: string;
   /**
-   * Series of the family a replacing push removes from its group on this shard (those it does not
-   * carry again): room they free under MAX_SERIES_PER_FAMILY once the push is applied.
+   * Set for a group's replacing push: how many of its series of this family the shard already holds
+   * for the group (they are not among `keys`). The registry takes the rest of what it knows the group
+   * holds of the family (earlier writes of the same batch included) as freed by the push, under
+   * MAX_SERIES_PER_FAMILY.
    */
-  freed?: number;
+  carried?: number;
 }
 
 /** One write of a batch, as the registry sees it. */
@@ -165,6 +167,9 @@ export class TypeRegistry extends DurableObject<Env> {
     for (const item of items) for (const f of item.families) if (f.keys.length > 0) withKeys.add(f.name);
     await this.#ensureDirectories(withKeys);
     await this.#recheck(shard, items);
+    // Another batch's recheck may have dropped a directory to count it again meanwhile: wait for it
+    // (what follows runs without a pause, so the directories are there for all of it).
+    for (let tries = 0; [...withKeys].some((n) => !this.#directories.has(n)) && tries < 5; tries++) await this.#ensureDirectories(withKeys);
 
     const verdicts: AdmitVerdict[] = [];
     const meta: [name: string, help: string | undefined, unit: string | undefined][] = [];
@@ -264,6 +269,7 @@ export class TypeRegistry extends DurableObject<Env> {
     const dir = this.#directories.get(f.name);
     if (dir === undefined) throw new GatewayError("Unavailable", `the registry has no directory of "${f.name}" yet; retry`);
     let added = 0;
+    let ownedPushed = 0;
     // What each series was before, for the undo: 0 absent, 1 held by this shard, 2 by others only.
     const before = new Uint8Array(f.keys.length);
     const mine = 1 << shard;
@@ -271,6 +277,7 @@ export class TypeRegistry extends DurableObject<Env> {
       const hash = f.keys[i] ?? 0;
       const current = dir.owner(hash);
       if (current >= 0) before[i] = (dir.holders(hash) & mine) !== 0 ? 1 : 2;
+      if (current === owner) ownedPushed++;
       if (current >= 0 && current !== owner) {
         throw new SeriesRejection(
           "Conflict",
@@ -280,11 +287,16 @@ export class TypeRegistry extends DurableObject<Env> {
       }
       if (current < 0) added++;
     }
-    // A replacing push counts as what the family holds once it is applied (it removes some).
-    if (dir.size + added - Math.min(f.freed ?? 0, dir.size) > limit) {
+    // A group's replacing push counts as what the family holds once it is applied: the group's other
+    // series of it go (only counted when the limit is at stake).
+    let freed = 0;
+    if (dir.size + added > limit && f.carried !== undefined) {
+      freed = Math.max(0, (dir.countByOwner().get(owner) ?? 0) - f.carried - ownedPushed);
+    }
+    if (dir.size + added - freed > limit) {
       throw new GatewayError(
         "LimitExceeded",
-        `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more${f.freed ? ` and remove ${f.freed}` : ""}, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
+        `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more${freed > 0 ? ` and remove ${freed}` : ""}, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
       );
     }
     for (const hash of f.keys) dir.add(hash, shard, owner);
