@@ -108,6 +108,27 @@ describe("one push cannot take the scrape down", () => {
     }
     expect(withoutSelfMetrics(await gw.scrape())).not.toContain("lone_total");
   });
+
+  it("refuses the write that would take a counter past the largest finite number (a counter at +Inf is a value no push may write)", async () => {
+    expect((await call("/metrics", { method: "POST", body: "# TYPE co counter\nco 1e308\n" })).status).toBe(200);
+    const over = await errorOf(await call("/metrics", { method: "POST", body: "# TYPE co counter\nco 1e308\n" }));
+    expect([over.status, over.error]).toEqual([400, "InvalidValue"]);
+    expect(over.message).toContain("past the largest finite number");
+    expect((await call("/metrics/pp?x=1", { method: "PATCH", body: "1e308" })).status).toBe(204);
+    expect((await call("/metrics/pp?x=1", { method: "PATCH", body: "1e308" })).status).toBe(400);
+    expect((await rejection(gw.batch([{ op: "inc", name: "bb_total", value: 1e308 }, { op: "inc", name: "bb_total", value: 1e308 }]))).name).toBe("InvalidValue");
+    const text = withoutSelfMetrics(await gw.scrape());
+    expect(text).toContain("co 1e+308\n");
+    expect(text).toContain('pp{x="1"} 1e+308\n');
+    expect(text).not.toContain("bb_total");
+    expect(text).not.toContain("Inf");
+  });
+
+  it("refuses a name that escapes to the reserved __all", async () => {
+    const error = await errorOf(await call("/metrics", { method: "POST", body: '{"_.all"} 1\n' }));
+    expect([error.status, error.error]).toEqual([400, "InvalidName"]);
+    expect(error.message).toContain('"__all"');
+  });
 });
 
 describe("memory follows storage", () => {

@@ -51,8 +51,11 @@ function labelForms(name: string): Map<EscapingScheme, string> {
   return out;
 }
 
-/** Names the gateway writes itself; a family that would come out as one of them is refused. */
-const RESERVED_NAMES = new Set(["push_time_seconds", "push_failure_time_seconds"]);
+/**
+ * Names the gateway writes itself, and `__all` (`DELETE /metrics/__all` deletes everything); a
+ * family that would come out as one of them is refused.
+ */
+const RESERVED_NAMES = new Set(["push_time_seconds", "push_failure_time_seconds", "__all"]);
 const RESERVED_PREFIX = "metrics_gateway_";
 
 /** Why a family name cannot be used because of what it escapes to, or undefined when it can. */
@@ -60,7 +63,7 @@ export function reservedProblem(name: string, type: MetricType): string | undefi
   for (const n of familyNames(name, type)) {
     for (const [scheme, escaped] of escapedForms(n)) {
       if (escaped.startsWith(RESERVED_PREFIX) || RESERVED_NAMES.has(escaped)) {
-        return `metric "${name}" would be written as "${escaped}" (${scheme} escaping), a name the gateway reserves for its own metrics; rename the metric`;
+        return `metric "${name}" would be written as "${escaped}" (${scheme} escaping), a name the gateway reserves${escaped === "__all" ? " (DELETE /metrics/__all deletes everything)" : " for its own metrics"}; rename the metric`;
       }
     }
   }

@@ -469,6 +469,14 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
       } else if (!replace && live !== undefined) {
         value = mergeCounting(type, live.value, value, (n) => (narrowed += n));
       }
+      // Finite counters can add up past the largest double: a counter at +Inf would never move again
+      // (and is a value no push may write), so the write that takes it there is refused.
+      if (type === "counter" && value === Infinity) {
+        throw new GatewayError(
+          "InvalidValue",
+          `series ${seriesName(family.name, key)}: adding ${pushed} would take the counter past the largest finite number (about 1.8e308); counters hold finite values, reset or delete it`,
+        );
+      }
       const ttl = family.ttls?.[i] ?? -1;
       const seriesTtl = ttl >= 0 ? ttl : ttlMs;
       stage.set(f, key, { value, updated: now, expires: group === "" && seriesTtl > 0 ? now + seriesTtl : 0, group, slot: current?.slot ?? -1 });
