@@ -6,6 +6,7 @@ import { withGroupingLabels } from "../src/wire/grouping";
 import { prepare } from "../src/worker/validate";
 import type { Family, Histogram, LabelPairs, Summary } from "../src/common/model";
 import { checkLabelName, checkMetricName, isLegacyLabelName, isLegacyMetricName, labelNameProblem, metricNameProblem } from "../src/common/names";
+import { prng } from "./prng";
 
 function text(body: string, options?: ParseOptions): Family[] {
   return parseExposition(body, "text", options);
@@ -490,18 +491,6 @@ describe("label syntax errors", () => {
 });
 
 describe("canonical label keys", () => {
-  /** A deterministic PRNG (mulberry32), so a failure can be replayed. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   function pickOne<T>(rand: () => number, xs: readonly T[]): T {
     const x = xs[Math.floor(rand() * xs.length)];
     if (x === undefined) throw new Error("nothing to pick from");
@@ -572,7 +561,7 @@ describe("canonical label keys", () => {
   });
 
   it("gives random label sets, orders and spellings the reference key", () => {
-    const rand = rng(7);
+    const rand = prng(7);
     const pick = <T>(xs: readonly T[]): T => pickOne(rand, xs);
     const names = ["a", "b", "ab", "a_b", "B", "_x", "le", "quantile", "job", "instance", "z9", "k8s.ns", "ü", "a b", 'q"n'];
     const chars = ["x", "y", "0", " ", ",", "=", "{", "}", '"', "\\", "\n", "é", "😀", "\\n", "\\q"];
@@ -598,7 +587,7 @@ describe("canonical label keys", () => {
   });
 
   it("gives the reference key line after line, as label names change, repeat and move (cached names)", () => {
-    const rand = rng(11);
+    const rand = prng(11);
     const pick = <T>(xs: readonly T[]): T => pickOne(rand, xs);
     // Few names, so that consecutive lines often share some of them at the same places.
     const names = ["a", "b", "c", "ab", "k8s.ns", "le"];

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { freePort, ROOT } from "./servers";
-import { prng } from "./prng";
+import { prng } from "../prng";
 
 const SEED = Number(process.env.CRASH_SEED ?? 20261201);
 const WRITERS = 8;

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { sampleLines, scrapeText, sleep } from "./prom-helpers";
 import { ROOT, startBundledGateway, tempDir, type BundledGateway } from "./servers";
-import { prng } from "./prng";
+import { prng } from "../prng";
 
 const SEED = Number(process.env.CUMULATIVE_SEED ?? 20261202);
 const INSTANCES = 3;

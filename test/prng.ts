@@ -1,4 +1,4 @@
-/** A small deterministic PRNG (mulberry32): the same seed gives the same ops and kill moments. */
+/** A small deterministic PRNG (mulberry32): the same seed gives the same sequence, so a failure can be replayed. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
