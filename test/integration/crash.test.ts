@@ -9,12 +9,12 @@
  * CRASH_SEED=<n> replays another schedule.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { freePort, ROOT } from "./servers";
+import { freePort, groupMembers, ROOT, running, type GroupProc } from "./servers";
 import { prng } from "../prng";
 
 const SEED = Number(process.env.CRASH_SEED ?? 20261201);
@@ -178,35 +178,7 @@ function send(agent: Agent, port: number, op: Op): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-interface Proc {
-  pid: number;
-  comm: string;
-  state: string;
-}
-
-/** Every process whose process group is `pgid`, from /proc (zombies included, marked by state Z). */
-function groupMembers(pgid: number): Proc[] {
-  const out: Proc[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
-    const close = stat.lastIndexOf(")");
-    const [state = "?", , pgrp = ""] = stat.slice(close + 2).split(" ");
-    if (Number(pgrp) === pgid) out.push({ pid: Number(entry), comm: stat.slice(stat.indexOf("(") + 1, close), state });
-  }
-  return out;
-}
-
-/** A zombie has died; it only waits for its (new) parent to reap it. */
-const running = (p: Proc) => p.state !== "Z" && p.state !== "X";
-
-async function groupGone(pgid: number, ms: number): Promise<Proc[]> {
+async function groupGone(pgid: number, ms: number): Promise<GroupProc[]> {
   const deadline = Date.now() + ms;
   for (;;) {
     const left = groupMembers(pgid).filter(running);
@@ -378,7 +350,7 @@ async function startInstance(setup: Setup, index: number): Promise<Instance> {
  * at once, with no chance to flush or close anything. Checks workerd was there and running before,
  * and that nothing of the group runs after.
  */
-async function kill9(instance: Instance): Promise<Proc[]> {
+async function kill9(instance: Instance): Promise<GroupProc[]> {
   const before = groupMembers(instance.pgid).filter(running);
   if (!before.some((p) => p.comm === "workerd")) {
     throw new Error(`instance ${instance.index}: no running workerd in process group ${instance.pgid} to kill (found ${before.map((p) => `${p.pid} ${p.comm}`).join(", ")})`);

@@ -237,9 +237,17 @@ async function gatewayBundle(wrangler: string): NonNullable<typeof bundle> {
   return bundle;
 }
 
-/** Processes whose process group is `pgid` and that still run (from /proc; zombies do not count). */
-function groupRunning(pgid: number): number[] {
-  const out: number[] = [];
+/** A process of a process group, from /proc. */
+export interface GroupProc {
+  pid: number;
+  comm: string;
+  /** As /proc says: Z (a zombie: dead, waiting to be reaped) and X (dead) no longer run. */
+  state: string;
+}
+
+/** Every process whose process group is `pgid`, from /proc (zombies included, marked by state Z). */
+export function groupMembers(pgid: number): GroupProc[] {
+  const out: GroupProc[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -248,10 +256,22 @@ function groupRunning(pgid: number): number[] {
     } catch {
       continue; // gone meanwhile
     }
-    const [state = "?", , pgrp = ""] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") out.push(Number(entry));
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
+    const close = stat.lastIndexOf(")");
+    const [state = "?", , pgrp = ""] = stat.slice(close + 2).split(" ");
+    if (Number(pgrp) === pgid) out.push({ pid: Number(entry), comm: stat.slice(stat.indexOf("(") + 1, close), state });
   }
   return out;
+}
+
+/** Whether a process of {@link groupMembers} still runs. */
+export const running = (p: GroupProc): boolean => p.state !== "Z" && p.state !== "X";
+
+/** Processes whose process group is `pgid` and that still run. */
+function groupRunning(pgid: number): number[] {
+  return groupMembers(pgid)
+    .filter(running)
+    .map((p) => p.pid);
 }
 
 /**
