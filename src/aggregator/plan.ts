@@ -513,7 +513,7 @@ function mergeCounting(type: MetricType, stored: SeriesValue, pushed: SeriesValu
   return out;
 }
 
-/** Whether a staged family has any live series. */
+/** Whether a staged family has a live series. */
 function hasLive(f: StageFamily): boolean {
   if (f.upserts.size > 0) return true;
   if (f.retyped || f.existing === undefined) return false;
