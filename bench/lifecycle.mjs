@@ -44,20 +44,7 @@ export async function run(ctx) {
     port,
     inspectorPort,
     durableObjectsPersist: ctx.tempDir("lifecycle"),
-    workers: [
-      {
-        name: "metrics-gateway",
-        modules: true,
-        scriptPath: ctx.INSTRUMENTED_BUNDLE,
-        modulesRoot: ctx.INSTRUMENTED_DIR,
-        compatibilityDate: ctx.COMPAT_DATE,
-        bindings: { ...ctx.VARS, SHARDS: "1", MAX_BODY_BYTES: String(32 * 1024 * 1024) },
-        durableObjects: {
-          AGGREGATOR: { className: "Aggregator", useSQLite: true },
-          REGISTRY: { className: "TypeRegistry", useSQLite: true },
-        },
-      },
-    ],
+    workers: [ctx.instrumentedGateway({ ...ctx.VARS, SHARDS: "1", MAX_BODY_BYTES: String(32 * 1024 * 1024) })],
   });
   const base = `http://127.0.0.1:${port}`;
   const out = { shards: 1, errors: {} };

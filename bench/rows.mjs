@@ -42,18 +42,7 @@ export async function run(ctx) {
     unsafeTriggerHandlers: true,
     durableObjectsPersist: ctx.tempDir("rows"),
     workers: [
-      {
-        name: "metrics-gateway",
-        modules: true,
-        scriptPath: ctx.INSTRUMENTED_BUNDLE,
-        modulesRoot: ctx.INSTRUMENTED_DIR,
-        compatibilityDate: ctx.COMPAT_DATE,
-        bindings: { ...ctx.VARS, MAX_BODY_BYTES: String(32 * 1024 * 1024), SECRET_PROM_ENDPOINT: receiver.url },
-        durableObjects: {
-          AGGREGATOR: { className: "Aggregator", useSQLite: true },
-          REGISTRY: { className: "TypeRegistry", useSQLite: true },
-        },
-      },
+      ctx.instrumentedGateway({ ...ctx.VARS, MAX_BODY_BYTES: String(32 * 1024 * 1024), SECRET_PROM_ENDPOINT: receiver.url }),
       {
         name: "bench-sibling",
         modules: true,

@@ -786,6 +786,22 @@ const GATEWAY_CONFIG = "bench/out/gateway/wrangler.toml";
 const SIBLING_CONFIG = "bench/out/sibling/wrangler.toml";
 const GATEWAY_BUNDLE = join(OUT, "gateway", "index.js");
 const INSTRUMENTED_BUNDLE = join(OUT, "instrumented", "index.js");
+
+/** The instrumented gateway as a Miniflare worker (its Durable Objects on SQLite), with these bindings. */
+function instrumentedGateway(bindings) {
+  return {
+    name: "metrics-gateway",
+    modules: true,
+    scriptPath: INSTRUMENTED_BUNDLE,
+    modulesRoot: dirname(INSTRUMENTED_BUNDLE),
+    compatibilityDate: COMPAT_DATE,
+    bindings,
+    durableObjects: {
+      AGGREGATOR: { className: "Aggregator", useSQLite: true },
+      REGISTRY: { className: "TypeRegistry", useSQLite: true },
+    },
+  };
+}
 const SIBLING_BUNDLE = join(OUT, "sibling", "index.js");
 
 async function runDev() {
@@ -948,8 +964,7 @@ const sectionContext = {
   ROOT,
   GATEWAY_BUNDLE,
   GATEWAY_DIR: dirname(GATEWAY_BUNDLE),
-  INSTRUMENTED_BUNDLE,
-  INSTRUMENTED_DIR: dirname(INSTRUMENTED_BUNDLE),
+  instrumentedGateway,
   SIBLING_BUNDLE,
   SIBLING_DIR: dirname(SIBLING_BUNDLE),
 };
