@@ -5,7 +5,7 @@ import { GatewayError } from "../common/errors";
 import { isEscapingScheme } from "../wire/exposition/escaping";
 import { runExport } from "./export";
 import { handleHttp } from "./http";
-import { Core, type PushTarget } from "./operations";
+import { checkOptionsObject, Core, type PushTarget } from "./operations";
 import { labelPairs } from "./rpc-writes";
 
 /** The default entrypoint: `env.METRICS.inc(...)` over a service binding, or `env.METRICS.fetch(...)`. */
@@ -46,7 +46,7 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
       this.#core.countRejected(error);
       throw error;
     }
-    optionsObject(options, "push(body, options)", "{ group: { job: \"nightly\" } }");
+    checkOptionsObject(options, "push(body, options): options", '{ group: { job: "nightly" } }');
     const mode = options?.mode ?? "aggregate";
     if (mode !== "aggregate" && mode !== "replace") {
       throw new GatewayError("BadRequest", `push(body, { mode: "${String(mode)}" }): use "aggregate" or "replace"`);
@@ -97,7 +97,7 @@ export default class Gateway extends WorkerEntrypoint<Env> implements MetricsGat
 
 /** RPC scrape options, checked: text and `underscores` by default, as an HTTP scrape gets them. */
 function scrapeOptions(options: ScrapeOptions | undefined): { openmetrics: boolean; escaping: "allow-utf-8" | "underscores" | "dots" | "values" } {
-  optionsObject(options, "scrape(options)", '{ format: "openmetrics" }');
+  checkOptionsObject(options, "scrape(options): options", '{ format: "openmetrics" }');
   const format = options?.format ?? "text";
   if (format !== "text" && format !== "openmetrics") {
     throw new GatewayError("BadRequest", `scrape({ format: "${String(format)}" }): use "text" or "openmetrics"`);
@@ -107,12 +107,4 @@ function scrapeOptions(options: ScrapeOptions | undefined): { openmetrics: boole
     throw new GatewayError("BadRequest", `scrape({ escaping: "${String(escaping)}" }): use "underscores", "dots", "values" or "allow-utf-8"`);
   }
   return { openmetrics: format === "openmetrics", escaping };
-}
-
-/** Options, when given, are an object (a string or an array would be ignored silently otherwise). */
-function optionsObject(options: unknown, what: string, example: string): void {
-  if (options === undefined || options === null) return;
-  if (typeof options !== "object" || Array.isArray(options)) {
-    throw new GatewayError("BadRequest", `${what}: options must be an object such as ${example}, got ${Array.isArray(options) ? "an array" : typeof options}`);
-  }
 }

@@ -73,8 +73,9 @@ export class Core {
    * atomic there), a cumulative source's ungrouped writes to the source's shard (its last values
    * live with the aggregate), ungrouped writes that can expire to one shard (a series in parts on
    * several shards would have each part expire on its own, losing counts while the series is still
-   * written), other ungrouped writes to the shards in rotation; all through group commit. A replacing write also clears the group on every other shard (it may have lived on
-   * another one before SHARDS changed).
+   * written), other ungrouped writes to the shards in rotation; all through group commit. A group's
+   * replacing write also clears the group on every other shard (it may have lived on another one
+   * before SHARDS changed).
    */
   async #apply(push: PreparedFamily[], options: ApplyOptions): Promise<PushResult> {
     const env = this.#env;
@@ -149,7 +150,8 @@ export class Core {
     const { group: pairs, source } = this.#sourceOf({ group, mode: "aggregate" });
     const key = labelKey(pairs);
     if (source !== undefined) {
-      await shardStub(this.#env, homeShard(key, source, configuredShards(this.#env)) ?? 0).forgetSource(source, key);
+      const shard = homeShard(key, source, configuredShards(this.#env)) ?? 0; // (never undefined with a source)
+      await shardStub(this.#env, shard).forgetSource(source, key);
       return { deleted: 0 };
     }
     return this.#deleteOnEveryShard((shard) => shard.removeGroup(key));
@@ -276,10 +278,18 @@ export class Core {
   }
 }
 
+/** Options, when given, are an object (a string or an array would be ignored silently otherwise). */
+export function checkOptionsObject(options: unknown, what: string, example: string): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new GatewayError("BadRequest", `${what} must be an object such as ${example}, got ${Array.isArray(options) ? "an array" : typeof options}`);
+  }
+}
+
 /** The RPC write options (`{ ttlSeconds }`), checked. */
 export function writeOptions(options: unknown): WriteOptions {
+  checkOptionsObject(options, "options", "{ ttlSeconds: 3600 }");
   if (options === undefined || options === null) return {};
-  if (typeof options !== "object" || Array.isArray(options)) throw new GatewayError("BadRequest", `options must be an object such as { ttlSeconds: 3600 }, got ${typeof options}`);
   const ttl = (options as Record<string, unknown>).ttlSeconds;
   if (ttl === undefined) return {};
   if (typeof ttl !== "number") throw new GatewayError("BadRequest", `options.ttlSeconds must be a number of seconds, got ${typeof ttl}`);
