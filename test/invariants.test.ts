@@ -91,6 +91,10 @@ describe("one push cannot take the scrape down", () => {
     expect(om).not.toContain("neg{");
     expect(om).toContain("ok 1\n");
     expect(om).toContain('metrics_gateway_scrape_omitted_series{reason="negative_counter_like"} 1\n');
+    // Again, from the text the shard kept: the same series, the same count of those left out.
+    const again = await gw.scrape({ format: "openmetrics" });
+    expect(withoutSelfMetrics(again)).toBe(withoutSelfMetrics(om));
+    expect(again).toContain('metrics_gateway_scrape_omitted_series{reason="negative_counter_like"} 1\n');
     // The output of either scrape is accepted when pushed back (the gateway's own metrics aside).
     for (const [body, format] of [
       [withoutSelfMetrics(text), "text"],

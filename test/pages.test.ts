@@ -2,8 +2,9 @@
 // (family, key) order, whatever the page size and the families' sizes.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { FamilyState } from "../src/aggregator/family";
 import { readPage, type Cursor } from "../src/aggregator/pages";
-import { ShardState } from "../src/aggregator/state";
+import { RENDER_CACHE_BYTES, ShardState, textBytes } from "../src/aggregator/state";
 
 /** A shard state with `sizes[f]` series in family `f` (some with an empty label set). */
 function stateWith(sizes: readonly number[], helpChars = 0): { state: ShardState; expected: string[] } {
@@ -57,5 +58,66 @@ describe("paged reads", () => {
       }),
       { numRuns: 300, seed: 20261201 },
     );
+  });
+
+  it("keeps a family's slots in key order through adds, removals and slots taken again, read between any of them", () => {
+    // Slots are reused after a removal, so a slot's old place in the order goes stale: the kept order
+    // must follow the keys, not the slots.
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("add" as const), key: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ kind: fc.constant("remove" as const), key: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ kind: fc.constant("read" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 10, maxLength: 120, size: "max" }), (ops) => {
+        const family = new FamilyState("f", "gauge", "", "");
+        const held = new Set<string>();
+        const check = (): void => {
+          const order = [...family.sortedSlots()].map((slot) => family.key(slot));
+          expect(order).toEqual([...held].sort());
+          for (const key of held) expect(family.key(family.slot(key))).toBe(key);
+        };
+        for (const o of ops) {
+          if (o.kind === "read") check();
+          else {
+            const key = `k="${String(o.key).padStart(2, "0")}"`;
+            const slot = family.slot(key);
+            if (o.kind === "add" && slot < 0) {
+              family.add(key, 1, 0, 0, 0, 0);
+              held.add(key);
+            } else if (o.kind === "remove" && slot >= 0) {
+              family.remove(slot);
+              held.delete(key);
+            }
+          }
+        }
+        check();
+      }),
+      { numRuns: 500, seed: 20261202 },
+    );
+  });
+
+  it("keeps rendered text within the shard's budget and gives the room back when a family goes", () => {
+    const state = new ShardState();
+    const a = state.family("a", "gauge", "", "");
+    const b = state.family("b", "gauge", "", "");
+    const text = (n: number) => ({ options: "text/underscores", version: 0, epoch: 0, validFrom: 0, validUntil: Infinity, text: "x".repeat(n), bytes: n, series: 1, omitted: {} });
+    state.keepRendered(a, text(RENDER_CACHE_BYTES - 10));
+    expect(state.renderedBytes).toBe(RENDER_CACHE_BYTES - 10);
+    state.keepRendered(b, text(11));
+    expect(b.rendered).toBeNull();
+    expect(state.renderedBytes).toBe(RENDER_CACHE_BYTES - 10);
+    state.keepRendered(b, text(10));
+    expect(b.rendered?.text.length).toBe(10);
+    expect(state.renderedBytes).toBe(RENDER_CACHE_BYTES);
+    // Replacing a family's text counts only the new one; a family dropped, or retyped, gives its room back.
+    state.keepRendered(b, text(4));
+    expect(state.renderedBytes).toBe(RENDER_CACHE_BYTES - 6);
+    state.dropFamily("a");
+    expect(state.renderedBytes).toBe(4);
+    state.family("b", "counter", "", "");
+    expect(state.renderedBytes).toBe(0);
+    // Text beyond Latin-1 takes two bytes a character.
+    expect([textBytes("ab"), textBytes("aé"), textBytes("a😱")]).toEqual([2, 2, 6]);
   });
 });

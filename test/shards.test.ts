@@ -148,6 +148,60 @@ describe("a series belongs to one group, whatever SHARDS is", () => {
   });
 });
 
+describe("rendered text kept by a shard", () => {
+  const TEXT = { openmetrics: false, escaping: "underscores" } as const;
+  const job = (i: number): string => `render${i}`;
+  /** Two jobs whose groups live on different shards (of 4). */
+  const [a, b] = (() => {
+    const names = Array.from({ length: 20 }, (_, i) => job(i));
+    const first = names[0] ?? "";
+    const other = names.find((n) => shardForGroup(labelKey(["job", n]), 4) !== shardForGroup(labelKey(["job", first]), 4)) ?? "";
+    return [first, other];
+  })();
+  const shardOf = (name: string) => env.AGGREGATOR.getByName(shardName(shardForGroup(labelKey(["job", name]), 4)));
+
+  it("serves a family one shard holds from its kept text until the family changes", async () => {
+    const four = gateway(4);
+    expect((await http(four, `/metrics/job/${a}`, { method: "PUT", body: 'kept_total{a="1"} 1\nkept_total{a="2"} 2\n' })).status).toBe(200);
+    expect(await lines(four, "kept_total")).toEqual([`kept_total{a="1",job="${a}"} 1`, `kept_total{a="2",job="${a}"} 2`]);
+    expect((await shardOf(a).catalog()).renderedBytes).toBeGreaterThan(0);
+    // A change of a value, a new series, a removed series: each is in the next scrape.
+    expect((await http(four, `/metrics/job/${a}`, { method: "POST", body: 'kept_total{a="1"} 10\nkept_total{a="3"} 3\n' })).status).toBe(200);
+    expect(await lines(four, "kept_total")).toEqual([`kept_total{a="1",job="${a}"} 11`, `kept_total{a="2",job="${a}"} 2`, `kept_total{a="3",job="${a}"} 3`]);
+    expect((await http(four, `/metrics/job/${a}`, { method: "PUT", body: 'kept_total{a="2"} 5\n' })).status).toBe(200);
+    expect(await lines(four, "kept_total")).toEqual([`kept_total{a="2",job="${a}"} 5`]);
+    expect(await lines(four, "kept_total")).toEqual([`kept_total{a="2",job="${a}"} 5`]);
+  });
+
+  it("merges a family it rendered with another shard's series of it, in key order, from the first scrape on", async () => {
+    const four = gateway(4);
+    expect((await http(four, `/metrics/job/${a}`, { method: "PUT", body: 'split_total{a="1"} 1\nsplit_total{a="3"} 3\n' })).status).toBe(200);
+    await lines(four, "split_total"); // kept as text by a's shard
+    expect((await http(four, `/metrics/job/${b}`, { method: "PUT", body: 'split_total{a="0"} 7\nsplit_total{a="2"} 2\n' })).status).toBe(200);
+    const expected = [`split_total{a="0",job="${b}"} 7`, `split_total{a="1",job="${a}"} 1`, `split_total{a="2",job="${b}"} 2`, `split_total{a="3",job="${a}"} 3`];
+    for (let i = 0; i < 3; i++) expect(await lines(four, "split_total")).toEqual(expected);
+  });
+
+  it("never serves kept text past a series' expiry, nor past a group's shortened TTL", async () => {
+    const four = gateway(4);
+    const stub = shardOf(a);
+    const read = async (now: number) => {
+      const page = await stub.read({ after: null, maxBytes: 1 << 20, now, render: TEXT, rotating: true });
+      return page.families.filter((f) => f.name === "ttl_kept").map((f) => f.rendered?.text ?? `columns: ${f.keys.join(" ")}`);
+    };
+    const put = await http(four, `/metrics/job/${a}`, { method: "PUT", body: "ttl_kept 1\n", headers: { "Metrics-TTL": "3600" } });
+    expect(put.status).toBe(200);
+    const now = Date.now();
+    expect(await read(now)).toEqual([`ttl_kept{job="${a}"} 1\n`]);
+    expect(await read(now + 3_700_000)).toEqual([]);
+    expect(await read(now)).toEqual([`ttl_kept{job="${a}"} 1\n`]);
+    // A push of another family with a 1 s TTL: the whole group (ttl_kept too) now expires 1 s after it.
+    const post = await http(four, `/metrics/job/${a}`, { method: "POST", body: "ttl_other 1\n", headers: { "Metrics-TTL": "1" } });
+    expect(post.status).toBe(200);
+    expect(await read(Date.now() + 5_000)).toEqual([]);
+  });
+});
+
 describe("shard fan-out", () => {
   it("fails the whole read with Unavailable naming a failing shard", async () => {
     const error = await rejection(allShards(3, "scrape", async (i) => (i === 1 ? Promise.reject(new Error("overloaded")) : i)));

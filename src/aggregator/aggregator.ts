@@ -453,6 +453,7 @@ export class Aggregator extends DurableObject<Env> {
       staleMarkers: state.stale.reduce((n, r) => n + r.count, 0),
       staleUpTo: state.stale.reduce((n, r) => Math.max(n, r.id), 0),
       ungrouped: state.group("").series,
+      renderedBytes: state.renderedBytes,
     };
   }
 

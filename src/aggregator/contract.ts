@@ -42,6 +42,8 @@ export interface Catalog {
   staleUpTo: number;
   /** Series of the ungrouped writes. */
   ungrouped: number;
+  /** Bytes of rendered text the shard keeps for scrapes (see src/aggregator/pages.ts). */
+  renderedBytes: number;
 }
 
 /** One group as the status views show it. */

@@ -6,6 +6,7 @@
 import { labelNamesOf } from "../common/labels";
 import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
+import type { Omitted } from "../wire/exposition/format";
 
 /** Storage flags of a series (see docs/storage.md). */
 export const IN_ROW = 1;
@@ -16,6 +17,38 @@ export interface SeriesState {
   value: SeriesValue;
   updated: number;
   expires: number;
+}
+
+/** A family's columns, indexed by slot (see {@link FamilyState.columns}). */
+export interface FamilyColumns {
+  readonly keys: readonly (string | undefined)[];
+  /** Counters, gauges and untyped. */
+  readonly scalar: Float64Array;
+  /** Histograms and summaries. */
+  readonly packed: readonly (Float64Array | undefined)[];
+  readonly updated: Float64Array;
+  readonly expires: Float64Array | null;
+}
+
+/** A family's series rendered for one set of render options (see src/aggregator/pages.ts). */
+export interface RenderedCache {
+  /** The render options it was made for. */
+  options: string;
+  /** The family's {@link FamilyState.version} and the shard's expiry epoch it was made at. */
+  version: number;
+  epoch: number;
+  /**
+   * The reads it is right for (ms since the epoch): from when the last series it leaves out as
+   * expired expired (0: none), until the first series it holds expires (Infinity: none does).
+   */
+  validFrom: number;
+  validUntil: number;
+  text: string;
+  /** Heap bytes of `text`. */
+  bytes: number;
+  /** Series held when it was made (in the text or left out), and those left out by reason. */
+  series: number;
+  omitted: Omitted;
 }
 
 export class FamilyState {
@@ -33,12 +66,24 @@ export class FamilyState {
   #chunk: Int32Array;
   #flags: Uint8Array;
   #free: number[] = [];
-  /** Keys in code-unit order, for paged reads; rebuilt lazily from {@link #added} and deletions. */
-  #sorted: string[] = [];
-  #added: string[] = [];
+  /**
+   * Slots in their keys' code-unit order, for paged reads (a slot, not its key: a read then needs no
+   * map lookup per series); rebuilt lazily from {@link #added} and removals.
+   */
+  #sorted = new Int32Array(0);
+  #added: number[] = [];
   #removed = 0;
   /** Label names any series of the family has (the registry checks them for escaping collisions); computed on first use. */
   #labelNames: Set<string> | null = null;
+  /** Changes with every change of a series (value, set, chunk): what a rendered text was made from. */
+  #version = 0;
+  /** The family's series as a scrape last rendered them (kept while the shard's budget allows). */
+  rendered: RenderedCache | null = null;
+  /**
+   * Whether another shard holds series of this family too (a read merged them): its reads then hand
+   * over columns, which the Worker merges, rather than rendered text. Kept in memory only.
+   */
+  shared = false;
 
   constructor(name: string, type: MetricType, help: string, unit: string) {
     this.name = name;
@@ -55,6 +100,10 @@ export class FamilyState {
 
   get size(): number {
     return this.slots.size;
+  }
+
+  get version(): number {
+    return this.#version;
   }
 
   get scalar(): boolean {
@@ -107,11 +156,12 @@ export class FamilyState {
     this.set(slot, value, updated, expires);
     this.#chunk[slot] = chunk;
     this.#flags[slot] = flags;
-    this.#added.push(key);
+    this.#added.push(slot);
     return slot;
   }
 
   set(slot: number, value: SeriesValue, updated: number, expires: number): void {
+    this.#version++;
     if (this.scalar) this.#scalar[slot] = value as number;
     else this.#packed[slot] = value as Float64Array;
     this.#updated[slot] = updated;
@@ -122,12 +172,14 @@ export class FamilyState {
   }
 
   setChunk(slot: number, chunk: number): void {
+    this.#version++;
     this.#chunk[slot] = chunk;
   }
 
   remove(slot: number): void {
     const key = this.#keys[slot];
     if (key === undefined) return;
+    this.#version++;
     this.slots.delete(key);
     this.#keys[slot] = undefined;
     if (!this.scalar) this.#packed[slot] = undefined;
@@ -157,35 +209,40 @@ export class FamilyState {
   }
 
   /**
-   * Keys in code-unit order. Keys added since the last call are sorted on their own and merged in,
-   * and removed keys are dropped, so a family that gains a few series between reads is not sorted
-   * again whole.
+   * Slots in their keys' code-unit order. Slots added since the last call are sorted on their own and
+   * merged in, and removed ones are dropped, so a family that gains a few series between reads is not
+   * sorted again whole.
    */
-  sortedKeys(): readonly string[] {
+  sortedSlots(): Int32Array {
     if (this.#added.length === 0 && this.#removed === 0) return this.#sorted;
-    const added = this.#added.sort(compare);
+    const keys = this.#keys;
+    const added = this.#added.filter((slot) => keys[slot] !== undefined).sort((a, b) => compare(keys[a] ?? "", keys[b] ?? ""));
+    // A slot removed and taken again since the last call is in both lists: its old place is stale.
+    const fresh = new Uint8Array(keys.length);
+    for (const slot of added) fresh[slot] = 1;
     const old = this.#sorted;
-    const out: string[] = [];
+    const out = new Int32Array(old.length + added.length);
+    let n = 0;
     let i = 0;
     let j = 0;
-    while (i < old.length || j < added.length) {
-      const a = old[i];
-      const b = added[j];
-      let next: string;
-      if (b === undefined || (a !== undefined && a < b)) {
-        next = a ?? "";
-        i++;
-      } else {
-        next = b;
-        j++;
-      }
-      // Dropped if removed since; a key removed and added again appears in both lists: keep one.
-      if (this.slots.has(next) && out[out.length - 1] !== next) out.push(next);
+    for (;;) {
+      while (i < old.length && (keys[old[i] ?? 0] === undefined || fresh[old[i] ?? 0] === 1)) i++;
+      if (i >= old.length && j >= added.length) break;
+      let slot: number;
+      if (j >= added.length || (i < old.length && (keys[old[i] ?? 0] ?? "") < (keys[added[j] ?? 0] ?? ""))) slot = old[i++] ?? 0;
+      else slot = added[j++] ?? 0;
+      // A slot added twice (added, removed, added again) sorts next to itself: keep one.
+      if (n === 0 || out[n - 1] !== slot) out[n++] = slot;
     }
-    this.#sorted = out;
+    this.#sorted = n === out.length ? out : out.slice(0, n);
     this.#added = [];
     this.#removed = 0;
-    return out;
+    return this.#sorted;
+  }
+
+  /** The columns as they are, indexed by slot, for a page read to copy from (never to change). */
+  get columns(): FamilyColumns {
+    return { keys: this.#keys, scalar: this.#scalar, packed: this.#packed, updated: this.#updated, expires: this.#expires };
   }
 
   /** Heap bytes the family's series take beyond their keys (measured in bench/, see README). */

@@ -5,8 +5,9 @@
  */
 import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
-import type { FamilyState } from "./family";
-import type { GroupState, ShardState } from "./state";
+import { renderSeries, type Omitted, type RenderOptions } from "../wire/exposition/format";
+import type { FamilyState, RenderedCache } from "./family";
+import { textBytes, type GroupState, type ShardState } from "./state";
 
 /** One series as a reader uses it: label key, value, last write (ms since the epoch). */
 export type PageSeries = [key: string, value: SeriesValue, updated: number];
@@ -24,7 +25,20 @@ export interface PageFamily {
   /** Counters, gauges, untyped: the values; histograms and summaries: one packed array per series. */
   values: Float64Array | Float64Array[];
   updated: Float64Array;
+  /** The family's series as exposition lines, when the page holds it whole as text (the columns are then empty). */
+  rendered?: Rendered;
 }
+
+/** A family's series rendered by its shard. */
+export interface Rendered {
+  text: string;
+  /** Series the family holds in this read (those in the text and those left out), and those left out by reason. */
+  series: number;
+  omitted: Omitted;
+}
+
+/** A key after every label key (keys start with a name character or `"`): a cursor past a whole family. */
+export const FAMILY_END = "\uffff";
 
 /** The `i`th series of a page family. */
 export function pageSeries(f: PageFamily, i: number): PageSeries {
@@ -43,6 +57,19 @@ export interface PageRequest {
   now: number;
   /** Only this group's series (and push times); all groups when absent. */
   group?: string;
+  /**
+   * A scrape's render options: a family this shard holds whole in the page comes as rendered text
+   * (kept for the next scrape while the family does not change) instead of columns, unless another
+   * shard holds series of it too (see {@link PageRequest.only}).
+   */
+  render?: RenderOptions;
+  /** Whether ungrouped series may be on other shards too (SHARDS > 1): families with such series come as columns. */
+  rotating?: boolean;
+  /**
+   * Only this family's series, as columns: the Worker found another shard holding series of it, so
+   * the shard remembers to hand it over as columns from now on.
+   */
+  only?: string;
 }
 
 export interface Page {
@@ -75,12 +102,18 @@ export function readPage(state: ShardState, request: PageRequest): Page {
   const { after, maxBytes, now } = request;
   const filter = request.group === undefined ? undefined : state.groups.get(request.group);
   if (request.group !== undefined && filter === undefined) return { families: [], next: null };
-  const names = familyNames(state, filter);
+  let names = familyNames(state, filter);
+  const only = request.only === undefined ? undefined : state.families.get(request.only);
+  if (request.only !== undefined) {
+    names = only === undefined ? [] : [only.name];
+    if (only !== undefined) only.shared = true;
+  }
+  const render = filter === undefined && only === undefined ? request.render : undefined;
   let i = after === null ? 0 : lowerBound(names, after[0]);
   const out: PageFamily[] = [];
   let bytes = 0;
   // Where the next page starts: after the last series this page holds.
-  let last: Cursor;
+  let last: Cursor = ["", ""];
   // Only when a group has a TTL that ran out is each series' group looked up.
   const groupsExpired = [...state.groups.values()].some((g) => g.key !== "" && groupExpired(g, now));
   for (; i < names.length; i++) {
@@ -108,23 +141,42 @@ export function readPage(state: ShardState, request: PageRequest): Page {
       const family = state.families.get(name);
       if (family === undefined) continue;
       meta = { name, type: family.type, help: family.help, unit: family.unit };
+      const rendered = render !== undefined && from === null ? renderedFamily(state, family, render, request.rotating === true, maxBytes, now) : null;
+      if (rendered !== null) {
+        // Every series past its expiry: nothing of the family in this read.
+        if (rendered.series === 0) continue;
+        const size = rendered.text.length + 100 + meta.help.length * 2;
+        // A page holds a rendered family whole: one that does not fit starts the next page.
+        if (out.length > 0 && bytes + size > maxBytes) return { families: out, next: last };
+        out.push({ ...meta, keys: [], values: new Float64Array(0), updated: new Float64Array(0), rendered: { text: rendered.text, series: rendered.series, omitted: rendered.omitted } });
+        bytes += size;
+        last = [name, FAMILY_END];
+        if (bytes >= maxBytes) return { families: out, next: last };
+        continue;
+      }
       scalar = family.scalar;
-      const sorted = family.sortedKeys();
+      const sorted = family.sortedSlots();
+      const c = family.columns;
       // A series over the page's size still comes whole, alone if need be.
-      for (let k = from === null ? 0 : upperBound(sorted, from); k < sorted.length && (bytes < maxBytes || keys.length === 0); k++) {
-        const key = sorted[k] ?? "";
-        const slot = family.slot(key);
-        if (slot < 0) continue;
+      for (let k = from === null ? 0 : upperBound(family, sorted, from); k < sorted.length && (bytes < maxBytes || keys.length === 0); k++) {
+        const slot = sorted[k] ?? 0;
+        const key = c.keys[slot] ?? "";
         if (filter !== undefined && state.groupOf(family, slot) !== filter) continue;
-        const expires = family.expires(slot);
-        if (expires > 0 && expires <= now) continue;
+        if (c.expires !== null) {
+          const expires = c.expires[slot] ?? 0;
+          if (expires > 0 && expires <= now) continue;
+        }
         if (groupsExpired && seriesExpired(state, family, slot, now)) continue;
-        const value = family.value(slot);
         keys.push(key);
-        if (typeof value === "number") scalars.push(value);
-        else packed.push(value);
-        times.push(family.updated(slot));
-        bytes += 40 + key.length * 2 + (typeof value === "number" ? 8 : value.length * 8);
+        times.push(c.updated[slot] ?? 0);
+        if (scalar) {
+          scalars.push(c.scalar[slot] ?? NaN);
+          bytes += 48 + key.length * 2;
+        } else {
+          const value = c.packed[slot] ?? new Float64Array(2);
+          packed.push(value);
+          bytes += 40 + key.length * 2 + value.length * 8;
+        }
       }
     }
     const end = keys[keys.length - 1];
@@ -136,6 +188,60 @@ export function readPage(state: ShardState, request: PageRequest): Page {
     if (bytes >= maxBytes) return { families: out, next: last };
   }
   return { families: out, next: null };
+}
+
+/**
+ * A family's series rendered with `render` (its kept text when still valid, else rendered now and
+ * kept if the shard's budget allows); null when it must come as columns: another shard holds some of
+ * it, or it is too large for one page.
+ */
+function renderedFamily(state: ShardState, family: FamilyState, render: RenderOptions, rotating: boolean, maxBytes: number, now: number): RenderedCache | null {
+  if (family.shared) return null;
+  const options = `${render.openmetrics ? "openmetrics" : "text"}/${render.escaping}`;
+  const kept = family.rendered;
+  if (kept !== null && kept.options === options && kept.version === family.version && kept.epoch === state.renderEpoch && kept.validFrom <= now && now < kept.validUntil) return kept;
+  // Too large for a page at any key length: paged as columns.
+  if (family.size * 48 > maxBytes) return null;
+  const sorted = family.sortedSlots();
+  const c = family.columns;
+  const keys: string[] = [];
+  const values: SeriesValue[] = [];
+  let validFrom = 0;
+  let validUntil = Infinity;
+  let lastChunk = -1;
+  let group: GroupState | undefined;
+  for (let k = 0; k < sorted.length; k++) {
+    const slot = sorted[k] ?? 0;
+    const chunk = family.chunk(slot);
+    if (chunk !== lastChunk) {
+      group = state.chunks.get(chunk)?.group ?? state.group("");
+      lastChunk = chunk;
+    }
+    if (group === undefined) continue;
+    if (group.key === "" && rotating) {
+      // Ungrouped writes rotate over the shards: the Worker merges this family's parts.
+      family.shared = true;
+      state.forgetRendered(family);
+      return null;
+    }
+    const expires = c.expires === null ? 0 : (c.expires[slot] ?? 0);
+    const groupExpires = group.key !== "" && group.ttlMs > 0 && group.pushTime > 0 ? group.pushTime + group.ttlMs : 0;
+    if ((expires > 0 && expires <= now) || (groupExpires > 0 && groupExpires <= now)) {
+      // Left out as expired: the text is not for a read at an earlier time.
+      validFrom = Math.max(validFrom, expires > 0 && expires <= now ? expires : groupExpires);
+      continue;
+    }
+    if (expires > 0) validUntil = Math.min(validUntil, expires);
+    if (groupExpires > 0) validUntil = Math.min(validUntil, groupExpires);
+    keys.push(c.keys[slot] ?? "");
+    values.push(family.scalar ? (c.scalar[slot] ?? NaN) : (c.packed[slot] ?? new Float64Array(2)));
+  }
+  const omitted: Omitted = {};
+  const text = renderSeries({ name: family.name, type: family.type, help: "", unit: "", series: { keys, values, from: 0, to: keys.length } }, render, omitted);
+  if (text.length > maxBytes) return null;
+  const rendered: RenderedCache = { options, version: family.version, epoch: state.renderEpoch, validFrom, validUntil, text, bytes: textBytes(text), series: keys.length, omitted };
+  state.keepRendered(family, rendered);
+  return rendered;
 }
 
 /** The family names a read covers, sorted, with the push-time families where groups exist. */
@@ -165,13 +271,13 @@ function lowerBound(sorted: readonly string[], name: string): number {
   return lo;
 }
 
-/** The first index whose key is > `key`. */
-function upperBound(sorted: readonly string[], key: string): number {
+/** The first index of `sorted` (slots in key order) whose key is > `key`. */
+function upperBound(family: FamilyState, sorted: Int32Array, key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((sorted[mid] ?? "") <= key) lo = mid + 1;
+    if (family.key(sorted[mid] ?? 0) <= key) lo = mid + 1;
     else hi = mid;
   }
   return lo;

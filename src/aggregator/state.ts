@@ -9,7 +9,7 @@ import type { SeriesValue } from "../common/model";
 import { CHUNK_BYTES, CHUNK_SERIES, heapBytes, seriesBytes } from "./sizes";
 import { ExpiryHeap } from "./expiry";
 import { Packs } from "./packs";
-import { compare, FamilyState, IN_ROW, OVERLAY } from "./family";
+import { compare, FamilyState, IN_ROW, OVERLAY, type RenderedCache } from "./family";
 import { sourceKey, type SourceState } from "./sources";
 import type { FamilyRow, StaleRow, Store } from "./store";
 
@@ -45,6 +45,17 @@ export interface Chunk {
 
 export { CHUNK_BYTES, CHUNK_SERIES, heapBytes, seriesBytes } from "./sizes";
 
+/**
+ * Bytes of rendered text a shard keeps, over all its families (16 MiB: about 200,000 series of
+ * ordinary label sets at ~80 bytes a line). Beyond it, families are rendered on each read and not kept.
+ */
+export const RENDER_CACHE_BYTES = 16 * 1024 * 1024;
+
+/** Heap bytes of a string: one a character when all are Latin-1, two otherwise (V8's two string forms). */
+export function textBytes(text: string): number {
+  return /[^\u0000-\u00ff]/.test(text) ? text.length * 2 : text.length;
+}
+
 export class ShardState {
   readonly families = new Map<string, FamilyState>();
   readonly groups = new Map<string, GroupState>();
@@ -58,6 +69,13 @@ export class ShardState {
   readonly sources = new Map<string, SourceState>();
   /** When ungrouped series with a TTL expire. */
   readonly expiry = new ExpiryHeap();
+  /**
+   * Changes whenever a group's expiry moves earlier (a shorter TTL): rendered texts made before may
+   * hold series that now expire sooner than they were made to (see {@link RenderedCache.validUntil}).
+   */
+  renderEpoch = 0;
+  /** Bytes of rendered text the families keep (at most {@link RENDER_CACHE_BYTES}). */
+  renderedBytes = 0;
   /** Which `family_meta` row each family's metadata is in. */
   readonly metaPacks = new Packs();
   #sortedNames: string[] | null = null;
@@ -93,6 +111,7 @@ export class ShardState {
   family(name: string, type: MetricType, help: string, unit: string): FamilyState {
     let family = this.families.get(name);
     if (family === undefined || family.type !== type) {
+      if (family !== undefined) this.forgetRendered(family);
       family = new FamilyState(name, type, help, unit);
       this.families.set(name, family);
       this.#sortedNames = null;
@@ -101,7 +120,25 @@ export class ShardState {
   }
 
   dropFamily(name: string): void {
-    if (this.families.delete(name)) this.#sortedNames = null;
+    const family = this.families.get(name);
+    if (family === undefined) return;
+    this.forgetRendered(family);
+    this.families.delete(name);
+    this.#sortedNames = null;
+  }
+
+  /** Drops a family's rendered text. */
+  forgetRendered(family: FamilyState): void {
+    if (family.rendered !== null) this.renderedBytes -= family.rendered.bytes;
+    family.rendered = null;
+  }
+
+  /** Keeps `rendered` as the family's text if the budget allows (else keeps none). */
+  keepRendered(family: FamilyState, rendered: RenderedCache): void {
+    this.forgetRendered(family);
+    if (this.renderedBytes + rendered.bytes > RENDER_CACHE_BYTES) return;
+    family.rendered = rendered;
+    this.renderedBytes += rendered.bytes;
   }
 
   sortedNames(): string[] {

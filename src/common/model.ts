@@ -87,3 +87,30 @@ export interface SummaryFamily extends FamilyInfo {
 
 /** One metric family as pushed: its series as parallel `keys` and `values`. */
 export type Family = ScalarFamily | HistogramFamily | SummaryFamily;
+
+/**
+ * Series as columns, the form reads hand them on in: series `i` (`from <= i < to`) is `keys[i]` with
+ * `values[i]`. A `[key, value]` array per series was the largest part of what a big scrape allocated
+ * (and the garbage collector then had to clear), where a shard's page already holds columns.
+ */
+export interface SeriesColumns {
+  readonly keys: readonly string[];
+  readonly values: ArrayLike<SeriesValue>;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Series as a renderer or encoder takes them: columns, or `[key, value, ...]` entries. */
+export type SeriesInput = SeriesColumns | Iterable<readonly [labelKey: string, value: SeriesValue, ...rest: unknown[]]>;
+
+/** `series` as columns (entries are copied into two arrays; columns are taken as they are). */
+export function seriesColumns(series: SeriesInput): SeriesColumns {
+  if ("to" in series && typeof series.to === "number") return series;
+  const keys: string[] = [];
+  const values: SeriesValue[] = [];
+  for (const [key, value] of series as Iterable<readonly [string, SeriesValue]>) {
+    keys.push(key);
+    values.push(value);
+  }
+  return { keys, values, from: 0, to: keys.length };
+}

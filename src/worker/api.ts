@@ -40,7 +40,8 @@ export async function* pushgatewayMetrics(env: Env, shards: number, groups: read
         out += `,${JSON.stringify(run.family.name)}:{"time_stamp":${JSON.stringify(at)},"type":"${TYPE_NAMES[run.family.type]}","help":${JSON.stringify(run.family.help)},"metrics":[`;
         open = true;
       } else out += ",";
-      out += run.series.map(([key, value]) => JSON.stringify(seriesJson(run.family.type, key, value))).join(",");
+      const { keys, values, from, to } = run.series;
+      for (let i = from; i < to; i++) out += `${i === from ? "" : ","}${JSON.stringify(seriesJson(run.family.type, keys[i] ?? "", values[i] ?? NaN))}`;
       yield out;
     }
     yield `${open ? "]}" : ""}}`;

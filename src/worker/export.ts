@@ -73,7 +73,7 @@ export async function runExport(env: Env, scheduledTime: number, deps: SendDeps 
   for await (const run of mergedRuns(env, shards, { what: "export" })) {
     if (run.family.name !== PUSH_TIME && run.family.name !== PUSH_FAILURE_TIME) {
       if (run.first) families++;
-      series += run.series.length;
+      series += run.series.to - run.series.from;
     }
     encoder.family({ ...run.family, series: run.series });
     await flush();

@@ -5,10 +5,11 @@
  * and one run of output series.
  */
 import { shardStub } from "../aggregator/objects";
-import { pageSeries, type Cursor, type Page, type PageFamily, type PageRequest, type PageSeries } from "../aggregator/pages";
+import { pageSeries, type Cursor, type Page, type PageFamily, type PageRequest, type Rendered } from "../aggregator/pages";
 import { combine, type MergeNotes } from "../aggregator/rules";
 import type { MetricType } from "../common/model";
-import type { SeriesValue } from "../common/model";
+import type { SeriesColumns, SeriesValue } from "../common/model";
+import type { RenderOptions } from "../wire/exposition/format";
 import { withDeadline } from "./shards";
 
 /** A family's metadata in a merged read. */
@@ -23,9 +24,13 @@ export interface FamilyMeta {
 export interface Run {
   family: FamilyMeta;
   first: boolean;
-  /** `[key, value, updated]` */
-  series: [string, SeriesValue, number][];
+  /** A shard's page as it came when one shard holds the family; merged columns otherwise. */
+  series: SeriesColumns;
+  /** The family's series as its only shard rendered them (a scrape's read; `series` is then empty). */
+  rendered?: Rendered;
 }
+
+const NO_SERIES: SeriesColumns = { keys: [], values: [], from: 0, to: 0 };
 
 export interface MergeOptions {
   /** Bytes per page asked of each shard. */
@@ -41,20 +46,48 @@ export interface MergeOptions {
   narrowed?: Map<string, number>;
   /** What the read is, for error messages ("scrape", "export", ...). */
   what: string;
+  /**
+   * A scrape's render options: a family one shard holds may come rendered by it (see
+   * {@link PageRequest.render}); the Worker reads it again as columns when another shard holds it too.
+   */
+  render?: RenderOptions;
+}
+
+/** Fetches a shard's page after a cursor; `only` reads just that family, as columns. */
+type Fetch = (after: Cursor | null, only?: string) => Promise<Page>;
+
+/** How many positions a page family has: its series, or one for a rendered family. */
+function positions(f: PageFamily): number {
+  return f.rendered === undefined ? f.keys.length : 1;
 }
 
 /** The pages of one shard, one ahead. */
 class ShardCursor {
-  readonly #fetch: (after: Cursor | null) => Promise<Page>;
+  readonly #fetch: Fetch;
+  readonly #only: string | undefined;
   #page: Page | null = null;
   #ahead: Promise<Page> | null = null;
   #family = 0;
   #series = 0;
   #done = false;
 
-  constructor(fetch: (after: Cursor | null) => Promise<Page>) {
+  constructor(fetch: Fetch, only?: string) {
     this.#fetch = fetch;
-    this.#ahead = fetch(null);
+    this.#only = only;
+    this.#ahead = fetch(null, only);
+  }
+
+  /** A cursor over this shard's series of one family only, as columns, from its first. */
+  familyCursor(name: string): ShardCursor {
+    return new ShardCursor(this.#fetch, name);
+  }
+
+  /** Moves past the current family when it came rendered (only after `ready()` answered true). */
+  takeRendered(): Rendered {
+    const r = this.family.rendered;
+    if (r === undefined) throw new Error("the current family is not rendered");
+    this.#series = 1;
+    return r;
   }
 
   /** Makes the current position valid (fetching the next page when this one is used up); false at the end. */
@@ -64,7 +97,7 @@ class ShardCursor {
       const page = this.#page;
       if (page !== null) {
         const family = page.families[this.#family];
-        if (family !== undefined && this.#series < family.keys.length) return true;
+        if (family !== undefined && this.#series < positions(family)) return true;
         if (family !== undefined) {
           this.#family++;
           this.#series = 0;
@@ -84,7 +117,7 @@ class ShardCursor {
       this.#page = next;
       this.#family = 0;
       this.#series = 0;
-      this.#ahead = next.next === null ? null : this.#fetch(next.next);
+      this.#ahead = next.next === null ? null : this.#fetch(next.next, this.#only);
     }
   }
 
@@ -108,14 +141,13 @@ class ShardCursor {
   /** Whether the position is on a series of the current page (no fetch needed to read it). */
   get valid(): boolean {
     const f = this.#page?.families[this.#family];
-    return f !== undefined && this.#series < f.keys.length;
+    return f !== undefined && this.#series < positions(f);
   }
 
-  /** The rest of the current family's series on this page, moving past them. */
-  takeRest(): PageSeries[] {
+  /** The rest of the current family's series on this page (the page's own columns), moving past them. */
+  takeRest(): SeriesColumns {
     const f = this.family;
-    const rest: PageSeries[] = [];
-    for (let i = this.#series; i < f.keys.length; i++) rest.push(pageSeries(f, i));
+    const rest = { keys: f.keys, values: f.values, from: this.#series, to: f.keys.length };
     this.#series = f.keys.length;
     return rest;
   }
@@ -132,9 +164,14 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
   const notes = options.notes ?? { narrowed: 0 };
   const cursors = Array.from({ length: shards }, (_, i) => {
     const stub = shardStub(env, i);
-    return new ShardCursor((after) => {
+    return new ShardCursor((after, only) => {
       const request: PageRequest = { after, maxBytes: pageBytes, now };
       if (options.group !== undefined) request.group = options.group;
+      if (only !== undefined) request.only = only;
+      else if (options.render !== undefined) {
+        request.render = options.render;
+        request.rotating = shards > 1;
+      }
       return withDeadline(stub.read(request) as unknown as Promise<Page>, `${options.what}: shard ${i}`);
     });
   });
@@ -149,32 +186,57 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
     for (const c of active) if (name === undefined || c.family.name < name) name = c.family.name;
     if (name === undefined) break;
     const holders = active.filter((c) => c.family.name === name);
-    const first = holders[0]?.family;
-    if (first === undefined) break;
+    const lead = holders[0]?.family;
+    if (lead === undefined) break;
     const family: FamilyMeta = {
       name,
-      type: first.type,
+      type: lead.type,
       help: holders.find((c) => c.family.help !== "")?.family.help ?? "",
       unit: holders.find((c) => c.family.unit !== "")?.family.unit ?? "",
     };
-    let run: Run = { family, first: true, series: [] };
+    let first = true;
     const only = holders.length === 1 ? holders[0] : undefined;
     if (only !== undefined) {
-      // One shard holds the family: its pages' series are the result as they are.
+      // One shard holds the family: its pages' columns are the result as they are, a run a page.
       for (;;) {
-        const rest = only.takeRest();
-        if (only.family.type === family.type) {
-          if (run.series.length === 0) run.series = rest;
-          else run.series.push(...rest);
-          if (run.series.length >= runSeries) {
-            yield run;
-            run = { family, first: false, series: [] };
+        const type = only.family.type;
+        if (only.family.rendered !== undefined) {
+          const rendered = only.takeRendered();
+          if (type === family.type) {
+            yield { family, first, series: NO_SERIES, rendered };
+            first = false;
+          }
+        } else {
+          const rest = only.takeRest();
+          if (type === family.type && rest.to > rest.from) {
+            yield { family, first, series: rest };
+            first = false;
           }
         }
         if (!(await only.ready()) || only.family.name !== name) break;
       }
     }
+    let keys: string[] = [];
+    let values: SeriesValue[] = [];
+    const run = (): Run => {
+      const out: Run = { family, first, series: { keys, values, from: 0, to: keys.length } };
+      first = false;
+      keys = [];
+      values = [];
+      return out;
+    };
     let inFamily = only === undefined ? holders : [];
+    if (inFamily.some((c) => c.family.rendered !== undefined)) {
+      // Another shard holds series of a family a shard rendered: its series are read again, as
+      // columns, to be merged (and that shard hands the family over as columns from now on).
+      inFamily = inFamily.map((c) => {
+        if (c.family.rendered === undefined) return c;
+        c.takeRendered();
+        return c.familyCursor(name);
+      });
+      const ready = await Promise.all(inFamily.map((c) => (c.valid ? true : c.ready())));
+      inFamily = inFamily.filter((c, i) => ready[i] === true && c.family.name === name);
+    }
     while (inFamily.length > 0) {
       let key: string | undefined;
       for (const c of inFamily) if (key === undefined || c.key < key) key = c.key;
@@ -189,11 +251,11 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
         merged = merged === undefined ? s : [key, combine(family.type, merged[1], merged[2], s[1], s[2], notes), Math.max(merged[2], s[2])];
       }
       if (notes.narrowed > narrowedBefore) options.narrowed?.set(name, (options.narrowed.get(name) ?? 0) + 1);
-      if (merged !== undefined) run.series.push(merged);
-      if (run.series.length >= runSeries) {
-        yield run;
-        run = { family, first: false, series: [] };
+      if (merged !== undefined) {
+        keys.push(key);
+        values.push(merged[1]);
       }
+      if (keys.length >= runSeries) yield run();
       // A shard whose page ran out fetches its next; those whose family ended move on.
       if (inFamily.some((c) => !c.valid)) {
         const ready = await Promise.all(inFamily.map((c) => (c.valid ? true : c.ready())));
@@ -202,7 +264,7 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
         inFamily = inFamily.filter((c) => c.family.name === name);
       }
     }
-    if (run.series.length > 0) yield run;
+    if (keys.length > 0) yield run();
     active = await live();
   }
 }

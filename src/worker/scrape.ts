@@ -7,7 +7,7 @@ import { shardStub } from "../aggregator/objects";
 import { PUSH_FAILURE_TIME, PUSH_TIME } from "../aggregator/pages";
 import { newCounters, renderSelfMetrics, type Counters } from "../common/self-metrics";
 import type { EscapingScheme } from "../wire/exposition/escaping";
-import { claimFamilyNames, renderHeader, renderSeries, type Omitted, type RenderOptions } from "../wire/exposition/format";
+import { claimFamilyNames, renderHeader, renderSeries, type OmissionReason, type Omitted, type RenderOptions } from "../wire/exposition/format";
 import { mergedRuns } from "./merge-pages";
 import { allShards } from "./shards";
 
@@ -27,7 +27,8 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
   let series = 0;
   let skip = false;
   let part = "";
-  for await (const run of mergedRuns(env, shards, { what: "scrape", narrowed })) {
+  for await (const run of mergedRuns(env, shards, { what: "scrape", narrowed, render })) {
+    const count = run.rendered === undefined ? run.series.to - run.series.from : run.rendered.series;
     const view = { ...run.family, series: run.series };
     if (run.first) {
       // The registry keeps families from colliding at push time; this keeps a scrape valid even if
@@ -39,11 +40,15 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
       }
     }
     if (skip) {
-      omitted.name_clash = (omitted.name_clash ?? 0) + run.series.length;
+      omitted.name_clash = (omitted.name_clash ?? 0) + count;
       continue;
     }
-    part += renderSeries(view, render, omitted);
-    if (run.family.name !== PUSH_TIME && run.family.name !== PUSH_FAILURE_TIME) series += run.series.length;
+    if (run.rendered === undefined) part += renderSeries(view, render, omitted);
+    else {
+      part += run.rendered.text;
+      for (const [reason, n] of Object.entries(run.rendered.omitted) as [OmissionReason, number][]) omitted[reason] = (omitted[reason] ?? 0) + n;
+    }
+    if (run.family.name !== PUSH_TIME && run.family.name !== PUSH_FAILURE_TIME) series += count;
     if (part.length >= 64 * 1024) {
       yield part;
       part = "";

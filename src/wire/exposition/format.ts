@@ -3,7 +3,7 @@
  * of the format reads, whatever was stored: names escaped for the scraper, and series whose values
  * OpenMetrics cannot carry left out of OpenMetrics output (and counted).
  */
-import type { MetricType, SeriesValue } from "../../common/model";
+import { seriesColumns, type MetricType, type SeriesInput } from "../../common/model";
 import { hasLabelName } from "../../common/labels";
 import { isLegacyMetricName } from "../../common/names";
 import { escapeHelp, escapeLabelValue } from "./escape";
@@ -20,8 +20,8 @@ export interface FamilyView {
   readonly type: MetricType;
   readonly help: string;
   readonly unit: string;
-  /** `[labelKey, value]` pairs, already in output order. */
-  readonly series: Iterable<readonly [string, SeriesValue, ...unknown[]]>;
+  /** The series, already in output order: columns, or `[labelKey, value]` pairs. */
+  readonly series: SeriesInput;
 }
 
 export const TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -177,6 +177,7 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
   const omit = (reason: OmissionReason): void => {
     if (omitted !== undefined) omitted[reason] = (omitted[reason] ?? 0) + 1;
   };
+  const { keys: labelKeys, values, from, to } = seriesColumns(family.series);
   let out = "";
   if (type === "histogram" || type === "summary") {
     const histogram = type === "histogram";
@@ -184,7 +185,9 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
     const sum = start(`${base}_sum`);
     const count = start(`${base}_count`);
     const extra = histogram ? 'le="' : 'quantile="';
-    for (const [key, value] of family.series) {
+    for (let row = from; row < to; row++) {
+      const key = labelKeys[row] ?? "";
+      const value = values[row] ?? NaN;
       if (typeof value === "number" || value.length < 2 || (value.length & 1) !== 0) {
         omit("malformed_value");
         continue;
@@ -222,7 +225,9 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
   } else {
     const s = start(sample);
     const counter = om && type === "counter";
-    for (const [key, value] of family.series) {
+    for (let row = from; row < to; row++) {
+      const key = labelKeys[row] ?? "";
+      const value = values[row] ?? NaN;
       if (typeof value !== "number") {
         omit("malformed_value");
         continue;

@@ -1,7 +1,6 @@
 /** Encodes stored families as remote-write 1.0 `WriteRequest` bodies: labels, stale markers, metadata, batches. */
-import type { SeriesValue } from "../../common/model";
 import { parseLabelKey } from "../../common/labels";
-import type { MetricType } from "../../common/model";
+import { seriesColumns, type MetricType, type SeriesInput, type SeriesValue } from "../../common/model";
 import { escapeKey, escapeMetricName } from "../exposition/escaping";
 import { formatOpenMetricsFloat } from "../exposition/float";
 
@@ -21,7 +20,8 @@ export interface ExportFamily {
   readonly type: MetricType;
   readonly help: string;
   readonly unit: string;
-  readonly series: Iterable<readonly [labelKey: string, value: SeriesValue, ...rest: unknown[]]>;
+  /** Columns, or `[labelKey, value]` entries. */
+  readonly series: SeriesInput;
 }
 
 /**
@@ -222,7 +222,8 @@ export class WriteRequestEncoder {
     let name = family.name;
     if (!isMetricName(name)) {
       if (this.#escaping === "drop") {
-        for (const _ of family.series) this.#dropped.invalid_name++;
+        const { from, to } = seriesColumns(family.series);
+        this.#dropped.invalid_name += to - from;
         return;
       }
       if (this.#escaping === "underscores") name = escapeMetricName(name, "underscores");
@@ -230,8 +231,9 @@ export class WriteRequestEncoder {
     const names = nameLabels(name, kind);
     let announce: ExportFamily | null = this.#announced === family.name ? null : { ...family, name };
     this.#announced = family.name;
-    for (const [key, value] of family.series) {
-      if (this.#storedSeries(names, kind, key, value, false, announce)) announce = null;
+    const { keys, values, from, to } = seriesColumns(family.series);
+    for (let i = from; i < to; i++) {
+      if (this.#storedSeries(names, kind, keys[i] ?? "", values[i] ?? NaN, false, announce)) announce = null;
     }
   }
 
