@@ -1,8 +1,8 @@
 // Name escaping (escaping.ts): prometheus/common's EscapeName table, the exposition's metric and
-// label name rules, and escaped canonical label keys.
+// label name rules, escaped canonical label keys, and the label names a canonical key holds.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { labelKey, parseLabelKey } from "../src/common/labels";
+import { labelKey, labelNamesOf, newLabelNames, parseLabelKey } from "../src/common/labels";
 import { isLegacyLabelName, isLegacyMetricName } from "../src/common/names";
 import {
   ESCAPING_SCHEMES,
@@ -151,5 +151,21 @@ describe("isEscapingScheme", () => {
   it("accepts exactly the four scheme names", () => {
     for (const s of ESCAPING_SCHEMES) expect(isEscapingScheme(s)).toBe(true);
     for (const s of ["", "Underscores", "utf-8", "allow-utf8", "dot"]) expect(isEscapingScheme(s)).toBe(false);
+  });
+});
+
+describe("label names of a key", () => {
+  it("finds the names not yet known, whatever the values hold (quotes, backslashes, commas, equals signs)", () => {
+    const name = fc.oneof(fc.constantFrom("a", "le", "b_c", "x.y", "ü", "a b"), fc.string({ minLength: 1, maxLength: 4 }));
+    const value = fc.oneof(fc.constantFrom('"', "\\", '\\"', '",b="', "=", ",", "\\\\"), fc.string({ maxLength: 6 }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { maxLength: 5 }), fc.array(name, { maxLength: 3 }), (pairs, known) => {
+        const unique = [...new Map(pairs.filter(([, v]) => v !== "")).entries()];
+        const key = labelKey(unique.flat());
+        const expected = [...new Set(labelNamesOf(key).filter((n) => !known.includes(n)))];
+        expect(newLabelNames(key, known)).toEqual(expected);
+      }),
+      { numRuns: 2000, seed: 20261202 },
+    );
   });
 });

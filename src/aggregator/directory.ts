@@ -55,6 +55,13 @@ export class Directory {
     return i < 0 ? 0 : (this.#holders[i] ?? 0);
   }
 
+  /** Makes room for `more` series at once (one rehash for a big push rather than one at each doubling). */
+  reserve(more: number): void {
+    let n = this.#keys.length;
+    while ((this.#used + more) * 4 > n * 3) n *= 2;
+    if (n !== this.#keys.length) this.#rehash(n);
+  }
+
   /** Records that `shard` holds the series, owned by `owner`. Returns whether the series is new to the directory. */
   add(hash: number, shard: number, owner: number): boolean {
     if ((this.#used + 1) * 4 > this.#keys.length * 3) this.#rehash(this.#size + 1 > this.#keys.length / 2 ? this.#keys.length * 2 : this.#keys.length);

@@ -429,11 +429,14 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
   // A replacing push, or one that starts an expired group anew, removes what the group holds and
   // the push does not carry again (what it carries takes the pushed values: see `live` below).
   if (replace || restart) {
-    const carried = new Map(push.map((f) => [f.name, new Set(f.keys)]));
+    // The keys each family carries, as a set only for families the group holds (a fresh group's
+    // push of 100k series would otherwise hash them all once more for nothing).
+    const pushed = new Map(push.map((f) => [f.name, f.keys]));
     let removed = 0;
     for (const [name, keys] of liveGroupSeries(stage, group, ctx)) {
       const f = stage.family(name);
-      const keep = carried.get(name);
+      const carried = pushed.get(name);
+      const keep = carried === undefined ? undefined : new Set(carried);
       for (const key of keys) {
         if (keep?.has(key) === true) continue;
         stage.delete(f, key);

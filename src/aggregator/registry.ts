@@ -299,6 +299,7 @@ export class TypeRegistry extends DurableObject<Env> {
         `metric "${f.name}" holds ${dir.size} series across all shards; this push would add ${added} more${freed > 0 ? ` and remove ${freed}` : ""}, over the limit of ${limit} (MAX_SERIES_PER_FAMILY). Existing series can still be written; look for a label with unbounded values (a user id, a URL) and drop it, or raise the limit`,
       );
     }
+    dir.reserve(added);
     for (const hash of f.keys) dir.add(hash, shard, owner);
     undo.push(() => {
       f.keys.forEach((hash, i) => {

@@ -152,7 +152,7 @@ export function hasLabelName(key: string, name: string): boolean {
  *
  * @example newLabelNames('a="1",b="2"', ["a"]) // ["b"]
  */
-export function newLabelNames(key: string, known: readonly string[]): string[] {
+export function newLabelNames(key: string, known: readonly string[]): readonly string[] {
   let out: string[] | undefined;
   let i = 0;
   const n = key.length;
@@ -176,13 +176,21 @@ export function newLabelNames(key: string, known: readonly string[]): string[] {
       i = eq;
     }
     if (name !== undefined && out?.includes(name) !== true) (out ??= []).push(name);
-    i += 2;
-    for (;;) {
-      const c = key.charCodeAt(i);
-      if (c === 34 || Number.isNaN(c)) break;
-      i += c === 92 ? 2 : 1;
-    }
-    i += 2;
+    i = closingQuote(key, i + 2) + 2;
   }
-  return out ?? [];
+  return out ?? NO_NAMES;
+}
+
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** The index of the `"` that closes a value starting at `from` (one not escaped by a backslash); the key's length if none. */
+function closingQuote(key: string, from: number): number {
+  for (let at = from; ; ) {
+    const q = key.indexOf('"', at);
+    if (q < 0) return key.length;
+    let b = q - 1;
+    while (b >= from && key.charCodeAt(b) === 92) b--;
+    if ((q - 1 - b) % 2 === 0) return q;
+    at = q + 1;
+  }
 }

@@ -1,0 +1,52 @@
+// The registry's directory (open addressing on typed arrays) against a Map: the same owners,
+// holders and size through any mix of adds, releases, deletes and reservations.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Directory, keyHash } from "../src/aggregator/directory";
+
+describe("series directory", () => {
+  it("answers as a Map would through adds, releases, deletes and reservations", () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("add" as const), key: fc.integer({ min: 0, max: 300 }), shard: fc.integer({ min: 0, max: 31 }), owner: fc.integer({ min: 0, max: 5 }) }),
+      fc.record({ kind: fc.constant("release" as const), key: fc.integer({ min: 0, max: 300 }), shard: fc.integer({ min: 0, max: 31 }) }),
+      fc.record({ kind: fc.constant("delete" as const), key: fc.integer({ min: 0, max: 300 }) }),
+      fc.record({ kind: fc.constant("reserve" as const), more: fc.integer({ min: 0, max: 500 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 20, maxLength: 400, size: "max" }), (ops) => {
+        const dir = new Directory();
+        const model = new Map<number, { holders: number; owner: number }>();
+        for (const o of ops) {
+          if (o.kind === "reserve") {
+            dir.reserve(o.more);
+            continue;
+          }
+          const hash = keyHash(`k="${o.key}"`);
+          if (o.kind === "add") {
+            const known = model.get(hash);
+            expect(dir.add(hash, o.shard, o.owner)).toBe(known === undefined);
+            model.set(hash, { holders: ((known?.holders ?? 0) | (1 << o.shard)) >>> 0, owner: o.owner });
+          } else if (o.kind === "release") {
+            dir.release(hash, o.shard);
+            const known = model.get(hash);
+            if (known !== undefined) {
+              const left = (known.holders & ~(1 << o.shard)) >>> 0;
+              if (left === 0) model.delete(hash);
+              else known.holders = left;
+            }
+          } else {
+            dir.delete(hash);
+            model.delete(hash);
+          }
+        }
+        expect(dir.size).toBe(model.size);
+        for (let key = 0; key <= 300; key++) {
+          const hash = keyHash(`k="${key}"`);
+          const known = model.get(hash);
+          expect([dir.owner(hash), dir.holders(hash)]).toEqual(known === undefined ? [-1, 0] : [known.owner, known.holders]);
+        }
+      }),
+      { numRuns: 200, seed: 20261202 },
+    );
+  });
+});
