@@ -27,7 +27,9 @@ export function admissionOf(state: ShardState, item: WriteItem, familyLimit: num
     const labels: string[] = [];
     const keys: number[] = [];
     const keyNames: string[] = [];
-    for (const key of family.keys) {
+    // Indexed: an unoptimized for-of allocates an iterator result per series of a big push.
+    for (let k = 0; k < family.keys.length; k++) {
+      const key = family.keys[k] ?? "";
       if (!fresh && stored.slot(key) >= 0) continue;
       keys.push(keyHash(key));
       keyNames.push(key);

@@ -232,6 +232,8 @@ export class Stage {
     const bytes = heapBytes(key, series.value) - (before !== undefined ? heapBytes(key, before.value) : 0);
     this.addedBytes += bytes;
     if (!existed) this.addedSeries++;
+    // Checked here, not only in #onUndo: the closure itself is an allocation per series.
+    if (!this.#record) return;
     this.#onUndo(() => {
       if (before === undefined) f.upserts.delete(key);
       else f.upserts.set(key, before);
@@ -248,6 +250,7 @@ export class Stage {
     const wasDeleted = f.deletes.has(key);
     if (inMemory) f.deletes.add(key);
     this.removedSeries++;
+    if (!this.#record) return;
     this.#onUndo(() => {
       if (before !== undefined) f.upserts.set(key, before);
       if (inMemory && !wasDeleted) f.deletes.delete(key);

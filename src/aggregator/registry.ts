@@ -300,7 +300,7 @@ export class TypeRegistry extends DurableObject<Env> {
       );
     }
     dir.reserve(added);
-    for (const hash of f.keys) dir.add(hash, shard, owner);
+    for (let k = 0; k < f.keys.length; k++) dir.add(f.keys[k] ?? 0, shard, owner);
     undo.push(() => {
       f.keys.forEach((hash, i) => {
         if (before[i] === 0) dir.delete(hash);
