@@ -117,7 +117,24 @@ describe("paged reads", () => {
     expect(state.renderedBytes).toBe(4);
     state.family("b", "counter", "", "");
     expect(state.renderedBytes).toBe(0);
+    const retyped = state.families.get("b") ?? b;
+    state.keepRendered(retyped, text(4));
+    state.forgetAllRendered();
+    expect([retyped.rendered, state.renderedBytes]).toEqual([null, 0]);
     // Text beyond Latin-1 takes two bytes a character.
     expect([textBytes("ab"), textBytes("aé"), textBytes("a😱")]).toEqual([2, 2, 6]);
+  });
+
+  it("renders a family whole for a scrape and keeps it only within the budget it is given", () => {
+    const { state } = stateWith([3, 2]);
+    const request = { after: null, maxBytes: 1 << 20, now: 1, render: { openmetrics: false, escaping: "underscores" as const } };
+    const texts = (budget: number) => readPage(state, request, budget).families.map((f) => f.rendered?.text);
+    expect(texts(0)).toEqual(['fam_0000 1\nfam_0000{i="00001"} 1\nfam_0000{i="00002"} 1\n', 'fam_0001 1\nfam_0001{i="00001"} 1\n']);
+    expect(state.renderedBytes).toBe(0);
+    // 60 bytes: room for the first (55 bytes), not the second (33).
+    texts(60);
+    expect(state.renderedBytes).toBe(55);
+    texts(1 << 20);
+    expect(state.renderedBytes).toBe(55 + 33);
   });
 });

@@ -19,7 +19,7 @@ import { groupExpired, PUSH_FAILURE_TIME, PUSH_TIME, readPage, seriesExpired, ty
 import { planWrite, Stage, type ApplyOptions, type PlanResult, type PreparedFamily, type WriteItem, type WriteLimits } from "./plan";
 import type { AdmitItem, AdmitVerdict } from "./registry";
 import { sourceKey } from "./sources";
-import { loadState, type ShardState } from "./state";
+import { loadState, RENDER_CACHE_BYTES, type ShardState } from "./state";
 import { Store, type StaleRow } from "./store";
 import { nextExpiry, planSweep, SWEEP_CHUNK } from "./sweep";
 import { diffStates } from "./verify";
@@ -195,11 +195,15 @@ export class Aggregator extends DurableObject<Env> {
   }
 
   #commit(stage: Stage, now: number): CommitResult {
-    return commitStage(this.#state, this.#store, stage, {
+    const result = commitStage(this.#state, this.#store, stage, {
       now,
       exporting: this.#exporting,
       transaction: (body) => this.ctx.storage.transactionSync(body),
     });
+    // Kept rendered text lives within MAX_SHARD_BYTES with the series: series come first.
+    const state = this.#state;
+    if (state.renderedBytes > 0 && state.bytes + state.renderedBytes > limitsOf(this.env).maxBytes) state.forgetAllRendered();
+    return result;
   }
 
   /**
@@ -437,7 +441,9 @@ export class Aggregator extends DurableObject<Env> {
 
   /** A page of series in (family, key) order (see src/aggregator/pages.ts). */
   read(request: PageRequest): Page {
-    return readPage(this.#state, { ...request, now: request.now > 0 ? request.now : Date.now() });
+    // Rendered text is kept only in the room MAX_SHARD_BYTES leaves beside the series.
+    const budget = Math.min(RENDER_CACHE_BYTES, limitsOf(this.env).maxBytes - this.#state.bytes);
+    return readPage(this.#state, { ...request, now: request.now > 0 ? request.now : Date.now() }, budget);
   }
 
   /** Counts and counters: the first step of a read. */

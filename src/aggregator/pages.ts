@@ -7,7 +7,7 @@ import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
 import { renderSeries, type Omitted, type RenderOptions } from "../wire/exposition/format";
 import type { FamilyState, RenderedCache } from "./family";
-import { textBytes, type GroupState, type ShardState } from "./state";
+import { RENDER_CACHE_BYTES, textBytes, type GroupState, type ShardState } from "./state";
 
 /** One series as a reader uses it: label key, value, last write (ms since the epoch). */
 export type PageSeries = [key: string, value: SeriesValue, updated: number];
@@ -98,7 +98,7 @@ export function seriesExpired(state: ShardState, family: FamilyState, slot: numb
 }
 
 /** One page of a shard's series in (family, key) order. */
-export function readPage(state: ShardState, request: PageRequest): Page {
+export function readPage(state: ShardState, request: PageRequest, renderBudget = RENDER_CACHE_BYTES): Page {
   const { after, maxBytes, now } = request;
   const filter = request.group === undefined ? undefined : state.groups.get(request.group);
   if (request.group !== undefined && filter === undefined) return { families: [], next: null };
@@ -141,7 +141,7 @@ export function readPage(state: ShardState, request: PageRequest): Page {
       const family = state.families.get(name);
       if (family === undefined) continue;
       meta = { name, type: family.type, help: family.help, unit: family.unit };
-      const rendered = render !== undefined && from === null ? renderedFamily(state, family, render, request.rotating === true, maxBytes, now) : null;
+      const rendered = render !== undefined && from === null ? renderedFamily(state, family, render, request.rotating === true, maxBytes, now, renderBudget) : null;
       if (rendered !== null) {
         // Every series past its expiry: nothing of the family in this read.
         if (rendered.series === 0) continue;
@@ -195,7 +195,7 @@ export function readPage(state: ShardState, request: PageRequest): Page {
  * kept if the shard's budget allows); null when it must come as columns: another shard holds some of
  * it, or it is too large for one page.
  */
-function renderedFamily(state: ShardState, family: FamilyState, render: RenderOptions, rotating: boolean, maxBytes: number, now: number): RenderedCache | null {
+function renderedFamily(state: ShardState, family: FamilyState, render: RenderOptions, rotating: boolean, maxBytes: number, now: number, budget: number): RenderedCache | null {
   if (family.shared) return null;
   const options = `${render.openmetrics ? "openmetrics" : "text"}/${render.escaping}`;
   const kept = family.rendered;
@@ -240,7 +240,7 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
   const text = renderSeries({ name: family.name, type: family.type, help: "", unit: "", series: { keys, values, from: 0, to: keys.length } }, render, omitted);
   if (text.length > maxBytes) return null;
   const rendered: RenderedCache = { options, version: family.version, epoch: state.renderEpoch, validFrom, validUntil, text, bytes: textBytes(text), series: keys.length, omitted };
-  state.keepRendered(family, rendered);
+  state.keepRendered(family, rendered, budget);
   return rendered;
 }
 

@@ -47,7 +47,8 @@ export { CHUNK_BYTES, CHUNK_SERIES, heapBytes, seriesBytes } from "./sizes";
 
 /**
  * Bytes of rendered text a shard keeps, over all its families (16 MiB: about 200,000 series of
- * ordinary label sets at ~80 bytes a line). Beyond it, families are rendered on each read and not kept.
+ * ordinary label sets at ~80 bytes a line), and never more than MAX_SHARD_BYTES leaves beside the
+ * series. Beyond it, families are rendered on each read and not kept.
  */
 export const RENDER_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -133,10 +134,15 @@ export class ShardState {
     family.rendered = null;
   }
 
-  /** Keeps `rendered` as the family's text if the budget allows (else keeps none). */
-  keepRendered(family: FamilyState, rendered: RenderedCache): void {
+  /** Drops every family's rendered text. */
+  forgetAllRendered(): void {
+    for (const family of this.families.values()) this.forgetRendered(family);
+  }
+
+  /** Keeps `rendered` as the family's text if the budget (bytes of text in all) allows; else keeps none. */
+  keepRendered(family: FamilyState, rendered: RenderedCache, budget = RENDER_CACHE_BYTES): void {
     this.forgetRendered(family);
-    if (this.renderedBytes + rendered.bytes > RENDER_CACHE_BYTES) return;
+    if (this.renderedBytes + rendered.bytes > budget) return;
     family.rendered = rendered;
     this.renderedBytes += rendered.bytes;
   }
