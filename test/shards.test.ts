@@ -180,6 +180,8 @@ describe("rendered text kept by a shard", () => {
     expect((await http(four, `/metrics/job/${b}`, { method: "PUT", body: 'split_total{a="0"} 7\nsplit_total{a="2"} 2\n' })).status).toBe(200);
     const expected = [`split_total{a="0",job="${b}"} 7`, `split_total{a="1",job="${a}"} 1`, `split_total{a="2",job="${b}"} 2`, `split_total{a="3",job="${a}"} 3`];
     for (let i = 0; i < 3; i++) expect(await lines(four, "split_total")).toEqual(expected);
+    // The text a's shard rendered is dropped once the family turned out shared.
+    expect((await shardOf(a).catalog()).renderedBytes).toBe(0);
   });
 
   it("never serves kept text past a series' expiry, nor past a group's shortened TTL", async () => {

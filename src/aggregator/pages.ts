@@ -106,7 +106,10 @@ export function readPage(state: ShardState, request: PageRequest, renderBudget =
   const only = request.only === undefined ? undefined : state.families.get(request.only);
   if (request.only !== undefined) {
     names = only === undefined ? [] : [only.name];
-    if (only !== undefined) only.shared = true;
+    if (only !== undefined) {
+      only.shared = true;
+      state.forgetRendered(only);
+    }
   }
   const render = filter === undefined && only === undefined ? request.render : undefined;
   let i = after === null ? 0 : lowerBound(names, after[0]);

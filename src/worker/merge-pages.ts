@@ -1,8 +1,9 @@
 /**
  * Reads every shard a page at a time and merges them into one stream of families in name order,
  * each series once, its shards' parts combined with the aggregation rules. Memory stays bounded
- * whatever is stored: at most two pages per shard (the one being merged and the next, fetched ahead)
- * and one run of output series.
+ * whatever is stored: at most two pages per shard (the one being merged and the next, fetched ahead),
+ * two more while a family a shard rendered is read again as series, and one run of output series.
+ * A scrape passes its render options: a family one shard holds then comes as that shard's text.
  */
 import { shardStub } from "../aggregator/objects";
 import { pageSeries, type Cursor, type Page, type PageFamily, type PageRequest, type Rendered } from "../aggregator/pages";
