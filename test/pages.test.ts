@@ -137,4 +137,21 @@ describe("paged reads", () => {
     texts(1 << 20);
     expect(state.renderedBytes).toBe(55 + 33);
   });
+
+  it("gives a family pushed whole exactly the room it needs, and doubles for small additions", () => {
+    const family = new FamilyState("f", "gauge", "", "");
+    const perSlot = 8 + 8 + 4 + 1; // value, last write, chunk, flags
+    family.reserve(100);
+    for (let i = 0; i < 100; i++) family.add(`i="${i}"`, i, 0, 0, 0, 0);
+    expect(family.columnBytes).toBe(100 * perSlot);
+    family.reserve(1);
+    family.add('i="x"', 1, 0, 0, 0, 0);
+    expect(family.columnBytes).toBe(200 * perSlot);
+    // Room freed by removals is used first: 101 slots, 60 free, 400 more need 441.
+    for (let i = 0; i < 60; i++) family.remove(family.slot(`i="${i}"`));
+    family.reserve(100);
+    expect(family.columnBytes).toBe(200 * perSlot);
+    family.reserve(400);
+    expect(family.columnBytes).toBe(441 * perSlot);
+  });
 });

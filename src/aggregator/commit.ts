@@ -377,6 +377,15 @@ function applyToMemory(state: ShardState, stage: Stage, work: Map<number, ChunkW
       family.unit = f.unit;
     }
   }
+  // Room for each family's new series at once (see FamilyState.reserve).
+  const added = new Map<string, number>();
+  for (const w of work.values()) {
+    for (let n = 0; n < w.inserts.length; n++) {
+      const name = (w.inserts[n] as Insert).family;
+      added.set(name, (added.get(name) ?? 0) + 1);
+    }
+  }
+  for (const [name, n] of added) state.families.get(name)?.reserve(n);
   const groupOf = (key: string): GroupState => state.group(key);
   for (const w of work.values()) {
     let chunk = w.chunk;

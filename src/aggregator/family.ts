@@ -250,6 +250,15 @@ export class FamilyState {
     return this.#updated.byteLength * (this.#expires === null ? 2 : 3) + this.#chunk.byteLength + this.#flags.byteLength;
   }
 
+  /**
+   * Makes room for `more` new series at once: a batch that more than doubles the family gets exactly
+   * the room it needs (a family pushed whole, once, keeps no slack), others the usual doubling.
+   */
+  reserve(more: number): void {
+    const needed = this.#keys.length + Math.max(0, more - this.#free.length);
+    if (needed > this.#updated.length * 2) this.#grow(needed);
+  }
+
   #grow(needed: number): void {
     const capacity = this.#updated.length;
     if (needed <= capacity) return;
