@@ -73,6 +73,11 @@ export class FamilyState {
   #sorted = new Int32Array(0);
   #added: number[] = [];
   #removed = 0;
+  /**
+   * Set when more series were added since the last read than are worth remembering one by one (a
+   * family pushed whole): the next read sorts the family whole, and no list of them is kept meanwhile.
+   */
+  #resort = false;
   /** Label names any series of the family has (the registry checks them for escaping collisions); computed on first use. */
   #labelNames: Set<string> | null = null;
   /** Changes with every change of a series (value, set, chunk): what a rendered text was made from. */
@@ -156,7 +161,13 @@ export class FamilyState {
     this.set(slot, value, updated, expires);
     this.#chunk[slot] = chunk;
     this.#flags[slot] = flags;
-    this.#added.push(slot);
+    if (!this.#resort) {
+      this.#added.push(slot);
+      if (this.#added.length > Math.max(64, this.#sorted.length >> 2)) {
+        this.#added = [];
+        this.#resort = true;
+      }
+    }
     return slot;
   }
 
@@ -211,9 +222,16 @@ export class FamilyState {
   /**
    * Slots in their keys' code-unit order. Slots added since the last call are sorted on their own and
    * merged in, and removed ones are dropped, so a family that gains a few series between reads is not
-   * sorted again whole.
+   * sorted again whole (one that gained more than a quarter of its size is: see {@link #resort}).
    */
   sortedSlots(): Int32Array {
+    if (this.#resort) {
+      const keys = this.#keys;
+      this.#sorted = Int32Array.from(this.slots.values()).sort((a, b) => compare(keys[a] ?? "", keys[b] ?? ""));
+      this.#resort = false;
+      this.#removed = 0;
+      return this.#sorted;
+    }
     if (this.#added.length === 0 && this.#removed === 0) return this.#sorted;
     const keys = this.#keys;
     const added = this.#added.filter((slot) => keys[slot] !== undefined).sort((a, b) => compare(keys[a] ?? "", keys[b] ?? ""));

@@ -9,9 +9,6 @@ import { renderSeries, type Omitted, type RenderOptions } from "../wire/expositi
 import type { FamilyState, RenderedCache } from "./family";
 import { RENDER_CACHE_BYTES, textBytes, type GroupState, type ShardState } from "./state";
 
-/** One series as a reader uses it: label key, value, last write (ms since the epoch). */
-export type PageSeries = [key: string, value: SeriesValue, updated: number];
-
 /**
  * A family's series in a page, as columns: structured cloning (every RPC value) copies typed arrays
  * as memory, where an array per series cost three to five times as much.
@@ -39,11 +36,6 @@ export interface Rendered {
 
 /** A key after every label key (keys start with a name character or `"`): a cursor past a whole family. */
 export const FAMILY_END = "\uffff";
-
-/** The `i`th series of a page family. */
-export function pageSeries(f: PageFamily, i: number): PageSeries {
-  return [f.keys[i] ?? "", f.values[i] ?? NaN, f.updated[i] ?? 0];
-}
 
 /** Where a read resumes: after this family and key. */
 export type Cursor = [family: string, key: string];

@@ -6,7 +6,7 @@
  * A scrape passes its render options: a family one shard holds then comes as that shard's text.
  */
 import { shardStub } from "../aggregator/objects";
-import { pageSeries, type Cursor, type Page, type PageFamily, type PageRequest, type Rendered } from "../aggregator/pages";
+import type { Cursor, Page, PageFamily, PageRequest, Rendered } from "../aggregator/pages";
 import { combine, type MergeNotes } from "../aggregator/rules";
 import type { MetricType } from "../common/model";
 import type { SeriesColumns, SeriesValue } from "../common/model";
@@ -133,10 +133,19 @@ class ShardCursor {
     return this.family.keys[this.#series] ?? "";
   }
 
-  take(): [string, SeriesValue, number] {
-    const f = this.family;
-    if (this.#series >= f.keys.length) throw new Error("no current series");
-    return pageSeries(f, this.#series++);
+  /** The current series' value and last write (read them, then `skip()`: no array per series). */
+  get value(): SeriesValue {
+    return this.family.values[this.#series] ?? NaN;
+  }
+
+  get updated(): number {
+    return this.family.updated[this.#series] ?? 0;
+  }
+
+  /** Moves past the current series. */
+  skip(): void {
+    if (this.#series >= this.family.keys.length) throw new Error("no current series");
+    this.#series++;
   }
 
   /** Whether the position is on a series of the current page (no fetch needed to read it). */
@@ -242,19 +251,24 @@ export async function* mergedRuns(env: Env, shards: number, options: MergeOption
       let key: string | undefined;
       for (const c of inFamily) if (key === undefined || c.key < key) key = c.key;
       if (key === undefined) break;
-      let merged: [string, SeriesValue, number] | undefined;
+      let merged: SeriesValue | undefined;
+      let updated = 0;
       const narrowedBefore = notes.narrowed;
       for (const c of inFamily) {
         if (c.key !== key) continue;
-        const s = c.take();
+        const value = c.value;
+        const at = c.updated;
+        c.skip();
         // A part of another type (the registry prevents it at push time) is left out.
         if (c.family.type !== family.type) continue;
-        merged = merged === undefined ? s : [key, combine(family.type, merged[1], merged[2], s[1], s[2], notes), Math.max(merged[2], s[2])];
+        if (merged === undefined) merged = value;
+        else merged = combine(family.type, merged, updated, value, at, notes);
+        updated = Math.max(updated, at);
       }
       if (notes.narrowed > narrowedBefore) options.narrowed?.set(name, (options.narrowed.get(name) ?? 0) + 1);
       if (merged !== undefined) {
         keys.push(key);
-        values.push(merged[1]);
+        values.push(merged);
       }
       if (keys.length >= runSeries) yield run();
       // A shard whose page ran out fetches its next; those whose family ended move on.
