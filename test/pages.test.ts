@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FamilyState } from "../src/aggregator/family";
-import { readPage, type Cursor } from "../src/aggregator/pages";
+import { pieces, readPage, TEXT_PIECE, type Cursor } from "../src/aggregator/pages";
 import { RENDER_CACHE_BYTES, ShardState, textBytes } from "../src/aggregator/state";
 
 /** A shard state with `sizes[f]` series in family `f` (some with an empty label set). */
@@ -133,7 +133,7 @@ describe("paged reads", () => {
   it("renders a family whole for a scrape and keeps it only within the budget it is given", () => {
     const { state } = stateWith([3, 2]);
     const request = { after: null, maxBytes: 1 << 20, now: 1, render: { openmetrics: false, escaping: "underscores" as const } };
-    const texts = (budget: number) => readPage(state, request, budget).families.map((f) => f.rendered?.text);
+    const texts = (budget: number) => readPage(state, request, budget).families.map((f) => f.rendered?.text.join(""));
     expect(texts(0)).toEqual(['fam_0000 1\nfam_0000{i="00001"} 1\nfam_0000{i="00002"} 1\n', 'fam_0001 1\nfam_0001{i="00001"} 1\n']);
     expect(state.renderedBytes).toBe(0);
     // 60 bytes: room for the first (55 bytes), not the second (33).
@@ -158,5 +158,23 @@ describe("paged reads", () => {
     expect(family.columnBytes).toBe(200 * perSlot);
     family.reserve(400);
     expect(family.columnBytes).toBe(441 * perSlot);
+  });
+
+  it("cuts rendered text into pieces of at most 32K characters at line ends, never inside a surrogate pair", () => {
+    const line = (n: number) => `${"x".repeat(n - 1)}\n`;
+    expect(pieces("a 1\n")).toEqual(["a 1\n"]);
+    const lines = Array.from({ length: 3000 }, (_, i) => line(20 + (i % 17))).join("");
+    const cut = pieces(lines);
+    expect(cut.join("")).toBe(lines);
+    for (const p of cut) {
+      expect(p.length).toBeLessThanOrEqual(TEXT_PIECE);
+      expect(p.endsWith("\n")).toBe(true);
+    }
+    // One line longer than a piece, with a pair where the cut would fall.
+    const long = `${"y".repeat(TEXT_PIECE - 1)}😱${"z".repeat(100)}\n`;
+    const parts = pieces(long);
+    expect(parts.join("")).toBe(long);
+    expect(parts[0]?.length).toBe(TEXT_PIECE - 1);
+    for (const p of parts) expect(new TextDecoder().decode(new TextEncoder().encode(p))).toBe(p);
   });
 });

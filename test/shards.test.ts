@@ -173,6 +173,21 @@ describe("rendered text kept by a shard", () => {
     expect(await lines(four, "kept_total")).toEqual([`kept_total{a="2",job="${a}"} 5`]);
   });
 
+  it("hands over a family's text in pieces and series in slices, whole and in order, rendered or merged", async () => {
+    const four = gateway(4);
+    const ids = Array.from({ length: 2500 }, (_, i) => String(i).padStart(5, "0"));
+    const body = ids.map((id) => `big_total{id="${id}",pad="${"p".repeat(20)}"} ${Number(id)}`).join("\n");
+    expect((await http(four, `/metrics/job/${a}`, { method: "PUT", body: `${body}\n` })).status).toBe(200);
+    const expected = ids.map((id) => `big_total{id="${id}",job="${a}",pad="${"p".repeat(20)}"} ${Number(id)}`);
+    // Kept as text (~140 KB: five pieces), then again from what was kept.
+    expect(await lines(four, "big_total")).toEqual(expected);
+    expect(await lines(four, "big_total")).toEqual(expected);
+    // Merged with another shard's series (then as series, rendered 256 at a time).
+    expect((await http(four, `/metrics/job/${b}`, { method: "PUT", body: 'big_total{id="00000x"} 1\n' })).status).toBe(200);
+    const merged = [...expected.slice(0, 1), `big_total{id="00000x",job="${b}"} 1`, ...expected.slice(1)];
+    expect(await lines(four, "big_total")).toEqual(merged);
+  });
+
   it("merges a family it rendered with another shard's series of it, in key order, from the first scrape on", async () => {
     const four = gateway(4);
     expect((await http(four, `/metrics/job/${a}`, { method: "PUT", body: 'split_total{a="1"} 1\nsplit_total{a="3"} 3\n' })).status).toBe(200);
@@ -189,7 +204,7 @@ describe("rendered text kept by a shard", () => {
     const stub = shardOf(a);
     const read = async (now: number) => {
       const page = await stub.read({ after: null, maxBytes: 1 << 20, now, render: TEXT, rotating: true });
-      return page.families.filter((f) => f.name === "ttl_kept").map((f) => f.rendered?.text ?? `columns: ${f.keys.join(" ")}`);
+      return page.families.filter((f) => f.name === "ttl_kept").map((f) => f.rendered?.text.join("") ?? `columns: ${f.keys.join(" ")}`);
     };
     const put = await http(four, `/metrics/job/${a}`, { method: "PUT", body: "ttl_kept 1\n", headers: { "Metrics-TTL": "3600" } });
     expect(put.status).toBe(200);

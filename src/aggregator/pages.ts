@@ -28,11 +28,18 @@ export interface PageFamily {
 
 /** A family's series rendered by its shard. */
 export interface Rendered {
-  text: string;
+  /**
+   * The text in pieces of at most {@link TEXT_PIECE} characters: the Worker then never holds one
+   * string large enough for V8's large-object space (see src/worker/scrape.ts).
+   */
+  text: string[];
   /** Series the family holds in this read (those in the text and those left out), and those left out by reason. */
   series: number;
   omitted: Omitted;
 }
+
+/** Characters of rendered text a page carries in one string, at most (cut at line ends where a line allows). */
+export const TEXT_PIECE = 32 * 1024;
 
 /** A key after every label key (keys start with a name character or `"`): a cursor past a whole family. */
 export const FAMILY_END = "\uffff";
@@ -143,7 +150,7 @@ export function readPage(state: ShardState, request: PageRequest, renderBudget =
         const size = rendered.text.length + 100 + meta.help.length * 2;
         // A page holds a rendered family whole: one that does not fit starts the next page.
         if (out.length > 0 && bytes + size > maxBytes) return { families: out, next: last };
-        out.push({ ...meta, keys: [], values: new Float64Array(0), updated: new Float64Array(0), rendered: { text: rendered.text, series: rendered.series, omitted: rendered.omitted } });
+        out.push({ ...meta, keys: [], values: new Float64Array(0), updated: new Float64Array(0), rendered: { text: pieces(rendered.text), series: rendered.series, omitted: rendered.omitted } });
         bytes += size;
         last = [name, FAMILY_END];
         if (bytes >= maxBytes) return { families: out, next: last };
@@ -237,6 +244,31 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
   const rendered: RenderedCache = { options, version: family.version, epoch: state.renderEpoch, validFrom, validUntil, text, bytes: textBytes(text), series: keys.length, omitted };
   state.keepRendered(family, rendered, budget);
   return rendered;
+}
+
+/**
+ * `text` in pieces of at most {@link TEXT_PIECE} characters, each ending at a line end unless one
+ * line is longer (then never inside a surrogate pair).
+ */
+export function pieces(text: string): string[] {
+  if (text.length <= TEXT_PIECE) return [text];
+  const out: string[] = [];
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + TEXT_PIECE);
+    if (end < text.length) {
+      const nl = text.lastIndexOf("\n", end - 1);
+      if (nl >= at) end = nl + 1;
+      // Never between the two halves of a surrogate pair (the Worker encodes pieces apart).
+      else if (isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    }
+    out.push(text.slice(at, end));
+    at = end;
+  }
+  return out;
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
 }
 
 /** The family names a read covers, sorted, with the push-time families where groups exist. */
