@@ -49,7 +49,7 @@ export function buildFamilies() {
       type: counter ? "counter" : "gauge",
       help: counter ? "Requests handled, by path." : "Items waiting in the queue.",
       unit: "",
-      series,
+      series: columns(series, true),
     });
   }
   let made = 0;
@@ -68,9 +68,15 @@ export function buildFamilies() {
       packed[1] = cumulative;
       series.set(key(i), packed);
     }
-    families.push({ name: `app_request_duration_${f}_seconds`, type: "histogram", help: "Request latency.", unit: "seconds", series });
+    families.push({ name: `app_request_duration_${f}_seconds`, type: "histogram", help: "Request latency.", unit: "seconds", series: columns(series, false) });
   }
   return families;
+}
+
+/** A family's series as the export hands them to the encoder: the columns of a shard's page (src/common/model.ts SeriesColumns). */
+function columns(series, scalar) {
+  const keys = [...series.keys()];
+  return { keys, values: scalar ? Float64Array.from(series.values()) : [...series.values()], from: 0, to: keys.length };
 }
 
 function median(xs) {
