@@ -17,6 +17,7 @@ import {
   renderFamily,
   renderHeader,
   renderSeries,
+  renderSeriesParts,
 } from "../src/wire/exposition/format";
 import { formatOpenMetricsFloat } from "../src/wire/remote-write/write-request";
 
@@ -284,6 +285,20 @@ describe("series OpenMetrics cannot carry: left out of OpenMetrics, kept in text
 });
 
 describe("escaping clashes inside a family (every format with an escaping scheme)", () => {
+  it("finds a clash between series hundreds apart when the lines come in parts of 256 series", () => {
+    // Sorted keys: `"a.b"` (0x22) first, 300 `A` keys, then `a_b` (0x61): 301 series apart.
+    const f = family("g", "gauge", [['"a.b"="1"', 1], ...Array.from({ length: 300 }, (_, i): [string, number] => [`A="${String(i).padStart(3, "0")}"`, i]), ['a_b="1"', 2]]);
+    for (const options of [TEXT("underscores"), OM("underscores")]) {
+      const whole: Omitted = {};
+      const parted: Omitted = {};
+      const parts = [...renderSeriesParts(f, options, parted, 256)];
+      expect(parts.length).toBe(2);
+      expect(parts.join("")).toBe(renderSeries(f, options, whole));
+      expect(parts.join("")).not.toContain("g{a_b=\"1\"} 1");
+      expect([whole, parted]).toEqual([{ escaped_series_clash: 1 }, { escaped_series_clash: 1 }]);
+    }
+  });
+
   it("keeps the series that needed no escaping, else the first, and writes escaped series last", () => {
     const f = family("g", "gauge", [
       ['"a-b"="1"', 1],

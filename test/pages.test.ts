@@ -106,7 +106,7 @@ describe("paged reads", () => {
     const state = new ShardState();
     const a = state.family("a", "gauge", "", "");
     const b = state.family("b", "gauge", "", "");
-    const text = (n: number) => ({ options: "text/underscores", version: 0, epoch: 0, validFrom: 0, validUntil: Infinity, text: "x".repeat(n), bytes: n, series: 1, omitted: {} });
+    const text = (n: number) => ({ options: "text/underscores", version: 0, epoch: 0, validFrom: 0, validUntil: Infinity, leftOut: [], text: "x".repeat(n), bytes: n, series: 1, omitted: {} });
     state.keepRendered(a, text(RENDER_CACHE_BYTES - 10));
     expect(state.renderedBytes).toBe(RENDER_CACHE_BYTES - 10);
     state.keepRendered(b, text(11));
@@ -176,5 +176,17 @@ describe("paged reads", () => {
     expect(parts.join("")).toBe(long);
     expect(parts[0]?.length).toBe(TEXT_PIECE - 1);
     for (const p of parts) expect(new TextDecoder().decode(new TextEncoder().encode(p))).toBe(p);
+  });
+
+  it("gives the room of a family's kept text back when the family grows past a page", () => {
+    const { state } = stateWith([1]);
+    const render = { openmetrics: false, escaping: "underscores" } as const;
+    readPage(state, { after: null, maxBytes: 1000, now: 1, render });
+    expect(state.renderedBytes).toBeGreaterThan(0);
+    const family = state.families.get("fam_0000");
+    const chunk = state.newChunk(state.group(""));
+    for (let i = 1; i < 40 && family !== undefined; i++) state.addSeries(family, `a="${i}"`, 1, 0, 0, chunk, 0);
+    expect(readPage(state, { after: null, maxBytes: 1000, now: 1, render }).families[0]?.rendered).toBeUndefined();
+    expect(state.renderedBytes).toBe(0);
   });
 });

@@ -212,6 +212,11 @@ describe("rendered text kept by a shard", () => {
     expect(await read(now)).toEqual([`ttl_kept{job="${a}"} 1\n`]);
     expect(await read(now + 3_700_000)).toEqual([]);
     expect(await read(now)).toEqual([`ttl_kept{job="${a}"} 1\n`]);
+    // A push with a longer TTL brings the group back for reads after its old expiry: a text made
+    // then, leaving the group out, is not served again.
+    expect(await read(now + 3_700_000)).toEqual([]);
+    expect((await http(four, `/metrics/job/${a}`, { method: "POST", body: "ttl_other 1\n", headers: { "Metrics-TTL": "7200" } })).status).toBe(200);
+    expect(await read(now + 3_700_000)).toEqual([`ttl_kept{job="${a}"} 1\n`]);
     // A push of another family with a 1 s TTL: the whole group (ttl_kept too) now expires 1 s after it.
     const post = await http(four, `/metrics/job/${a}`, { method: "POST", body: "ttl_other 1\n", headers: { "Metrics-TTL": "1" } });
     expect(post.status).toBe(200);

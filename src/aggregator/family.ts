@@ -43,6 +43,11 @@ export interface RenderedCache {
    */
   validFrom: number;
   validUntil: number;
+  /**
+   * Groups whose series it leaves out as expired, with the expiry they had: a later push to one of
+   * them (moving its expiry later, its series live again) makes the text wrong for reads after it.
+   */
+  leftOut: [group: { readonly key: string; readonly pushTime: number; readonly ttlMs: number }, expiry: number][];
   text: string;
   /** Heap bytes of `text`. */
   bytes: number;

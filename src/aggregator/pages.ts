@@ -83,6 +83,11 @@ export const PUSH_FAILURE_TIME = "push_failure_time_seconds";
 const PUSH_TIME_HELP = "Last Unix time when changing this group succeeded.";
 const PUSH_FAILURE_TIME_HELP = "Last Unix time when changing this group failed.";
 
+/** When a group's series expire, ms since the epoch (0: never). */
+function groupExpiry(group: Pick<GroupState, "key" | "pushTime" | "ttlMs">): number {
+  return group.key !== "" && group.ttlMs > 0 && group.pushTime > 0 ? group.pushTime + group.ttlMs : 0;
+}
+
 /** Whether a group is past its TTL at `now`. */
 export function groupExpired(group: GroupState, now: number): boolean {
   return group.ttlMs > 0 && group.pushTime > 0 && group.pushTime + group.ttlMs <= now;
@@ -201,15 +206,21 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
   if (family.shared) return null;
   const options = `${render.openmetrics ? "openmetrics" : "text"}/${render.escaping}`;
   const kept = family.rendered;
-  if (kept !== null && kept.options === options && kept.version === family.version && kept.epoch === state.renderEpoch && kept.validFrom <= now && now < kept.validUntil) return kept;
-  // Too large for a page at any key length: paged as columns.
-  if (family.size * 48 > maxBytes) return null;
+  if (kept !== null && kept.options === options && kept.version === family.version && kept.epoch === state.renderEpoch && kept.validFrom <= now && now < kept.validUntil) {
+    if (kept.leftOut.every(([group, expiry]) => groupExpiry(group) === expiry)) return kept;
+  }
+  // Too large for a page at any key length: paged as columns (and a text kept before is stale).
+  if (family.size * 48 > maxBytes) {
+    state.forgetRendered(family);
+    return null;
+  }
   const sorted = family.sortedSlots();
   const c = family.columns;
   const keys: string[] = [];
   const values: SeriesValue[] = [];
   let validFrom = 0;
   let validUntil = Infinity;
+  const leftOut: [GroupState, number][] = [];
   let lastChunk = -1;
   let group: GroupState | undefined;
   for (let k = 0; k < sorted.length; k++) {
@@ -227,10 +238,11 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
       return null;
     }
     const expires = c.expires === null ? 0 : (c.expires[slot] ?? 0);
-    const groupExpires = group.key !== "" && group.ttlMs > 0 && group.pushTime > 0 ? group.pushTime + group.ttlMs : 0;
+    const groupExpires = groupExpiry(group);
     if ((expires > 0 && expires <= now) || (groupExpires > 0 && groupExpires <= now)) {
-      // Left out as expired: the text is not for a read at an earlier time.
+      // Left out as expired: the text is not for a read at an earlier time, nor after a push to the group.
       validFrom = Math.max(validFrom, expires > 0 && expires <= now ? expires : groupExpires);
+      if (groupExpires > 0 && groupExpires <= now && !leftOut.some(([g]) => g === group)) leftOut.push([group, groupExpires]);
       continue;
     }
     if (expires > 0) validUntil = Math.min(validUntil, expires);
@@ -240,8 +252,11 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
   }
   const omitted: Omitted = {};
   const text = renderSeries({ name: family.name, type: family.type, help: "", unit: "", series: { keys, values, from: 0, to: keys.length } }, render, omitted);
-  if (text.length > maxBytes) return null;
-  const rendered: RenderedCache = { options, version: family.version, epoch: state.renderEpoch, validFrom, validUntil, text, bytes: textBytes(text), series: keys.length, omitted };
+  if (text.length > maxBytes) {
+    state.forgetRendered(family);
+    return null;
+  }
+  const rendered: RenderedCache = { options, version: family.version, epoch: state.renderEpoch, validFrom, validUntil, leftOut, text, bytes: textBytes(text), series: keys.length, omitted };
   state.keepRendered(family, rendered, budget);
   return rendered;
 }

@@ -7,7 +7,7 @@ import { shardStub } from "../aggregator/objects";
 import { PUSH_FAILURE_TIME, PUSH_TIME } from "../aggregator/pages";
 import { newCounters, renderSelfMetrics, type Counters } from "../common/self-metrics";
 import type { EscapingScheme } from "../wire/exposition/escaping";
-import { claimFamilyNames, renderHeader, renderSeries, type OmissionReason, type Omitted, type RenderOptions } from "../wire/exposition/format";
+import { claimFamilyNames, renderHeader, renderSeriesParts, type OmissionReason, type Omitted, type RenderOptions } from "../wire/exposition/format";
 import { mergedRuns } from "./merge-pages";
 import { allShards } from "./shards";
 
@@ -52,9 +52,8 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
     // Parts stay under ~100 KB: V8 puts a string over 128 KB in its large-object space, which only a
     // full collection empties, and a million-series scrape then grew the heap to 70 MB of garbage.
     if (run.rendered === undefined) {
-      const { from, to } = run.series;
-      for (let at = from; at < to; at += RENDER_SERIES) {
-        part += renderSeries({ ...view, series: { ...run.series, from: at, to: Math.min(to, at + RENDER_SERIES) } }, render, omitted);
+      for (const text of renderSeriesParts(view, render, omitted, RENDER_SERIES)) {
+        part += text;
         if (part.length >= PART_CHARS) {
           yield part;
           part = "";

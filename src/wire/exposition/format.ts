@@ -169,7 +169,17 @@ function unitFits(base: string, unit: string): boolean {
 export function renderSeries(family: FamilyView, openmetrics: boolean): string;
 export function renderSeries(family: FamilyView, options: RenderOptions, omitted?: Omitted): string;
 export function renderSeries(family: FamilyView, options: boolean | RenderOptions, omitted?: Omitted): string {
-  const o = toOptions(options);
+  let out = "";
+  for (const part of renderSeriesParts(family, toOptions(options), omitted, Infinity)) out += part;
+  return out;
+}
+
+/**
+ * {@link renderSeries} in parts of at most `slice` series each, the lines of series whose keys
+ * escaping changed last: the same text, escaping clashes checked across every series given, and
+ * no string longer than a slice's lines (a long one lands in V8's large-object space).
+ */
+export function* renderSeriesParts(family: FamilyView, o: RenderOptions, omitted: Omitted | undefined, slice: number): Generator<string> {
   const om = o.openmetrics;
   const { type } = family;
   const { base, sample } = exposedNames(family, o);
@@ -178,74 +188,76 @@ export function renderSeries(family: FamilyView, options: boolean | RenderOption
     if (omitted !== undefined) omitted[reason] = (omitted[reason] ?? 0) + 1;
   };
   const { keys: labelKeys, values, from, to } = seriesColumns(family.series);
-  let out = "";
-  if (type === "histogram" || type === "summary") {
-    const histogram = type === "histogram";
-    const points = start(histogram ? `${base}_bucket` : base);
-    const sum = start(`${base}_sum`);
-    const count = start(`${base}_count`);
-    const extra = histogram ? 'le="' : 'quantile="';
-    for (let row = from; row < to; row++) {
+  const histogram = type === "histogram";
+  const packed = histogram || type === "summary";
+  const points = start(histogram ? `${base}_bucket` : base);
+  const sum = start(`${base}_sum`);
+  const count = start(`${base}_count`);
+  const extra = histogram ? 'le="' : 'quantile="';
+  const s = start(sample);
+  const counter = om && type === "counter";
+  for (let first = from; first < to; first += slice) {
+    const last = Math.min(to, first + slice);
+    let out = "";
+    for (let row = first; row < last; row++) {
       const key = labelKeys[row] ?? "";
       const value = values[row] ?? NaN;
-      if (typeof value === "number" || value.length < 2 || (value.length & 1) !== 0) {
-        omit("malformed_value");
-        continue;
-      }
-      if (hasLabelName(key, histogram ? "le" : "quantile")) {
-        omit("bucket_label");
-        continue;
-      }
-      const n = (value.length - 2) >> 1;
-      if (om) {
-        const problem = histogram ? histogramProblem(value, n) : summaryProblem(value, n);
-        if (problem !== undefined) {
-          omit(problem);
+      if (packed) {
+        if (typeof value === "number" || value.length < 2 || (value.length & 1) !== 0) {
+          omit("malformed_value");
           continue;
         }
+        if (hasLabelName(key, histogram ? "le" : "quantile")) {
+          omit("bucket_label");
+          continue;
+        }
+        const n = (value.length - 2) >> 1;
+        if (om) {
+          const problem = histogram ? histogramProblem(value, n) : summaryProblem(value, n);
+          if (problem !== undefined) {
+            omit(problem);
+            continue;
+          }
+        }
+        const k = keys === undefined ? key : keys.take(key);
+        if (typeof k !== "string") {
+          omit(k.reason);
+          continue;
+        }
+        const open = k === "" ? points.open : `${points.open}${k},`;
+        let lines = "";
+        for (let i = 0; i < n; i++) {
+          const at = value[2 + i] ?? NaN;
+          // Text keeps the form it always had (Prometheus 2 stores `le` as written, so a change would
+          // split series); OpenMetrics requires the canonical form (`1.0`, `+Inf`).
+          lines += `${open}${extra}${om ? formatOpenMetricsFloat(at) : formatFloat(at)}"} ${formatSampleValue(value[2 + n + i] ?? NaN, om)}\n`;
+        }
+        lines += `${line(sum, k)} ${formatSampleValue(value[0] ?? NaN, om)}\n`;
+        lines += `${line(count, k)} ${formatSampleValue(value[1] ?? NaN, om)}\n`;
+        if (k === key) out += lines;
+        else keys?.defer(k, lines);
+      } else {
+        if (typeof value !== "number") {
+          omit("malformed_value");
+          continue;
+        }
+        if (counter && !(value >= 0)) {
+          omit(value !== value ? "nan_counter_like" : "negative_counter_like");
+          continue;
+        }
+        const k = keys === undefined ? key : keys.take(key);
+        if (typeof k !== "string") {
+          omit(k.reason);
+          continue;
+        }
+        if (k === key) out += `${line(s, k)} ${formatSampleValue(value, om)}\n`;
+        else keys?.defer(k, `${line(s, k)} ${formatSampleValue(value, om)}\n`);
       }
-      const k = keys === undefined ? key : keys.take(key);
-      if (typeof k !== "string") {
-        omit(k.reason);
-        continue;
-      }
-      const open = k === "" ? points.open : `${points.open}${k},`;
-      let lines = "";
-      for (let i = 0; i < n; i++) {
-        const at = value[2 + i] ?? NaN;
-        // Text keeps the form it always had (Prometheus 2 stores `le` as written, so a change would
-        // split series); OpenMetrics requires the canonical form (`1.0`, `+Inf`).
-        lines += `${open}${extra}${om ? formatOpenMetricsFloat(at) : formatFloat(at)}"} ${formatSampleValue(value[2 + n + i] ?? NaN, om)}\n`;
-      }
-      lines += `${line(sum, k)} ${formatSampleValue(value[0] ?? NaN, om)}\n`;
-      lines += `${line(count, k)} ${formatSampleValue(value[1] ?? NaN, om)}\n`;
-      if (k === key) out += lines;
-      else keys?.defer(k, lines);
     }
-  } else {
-    const s = start(sample);
-    const counter = om && type === "counter";
-    for (let row = from; row < to; row++) {
-      const key = labelKeys[row] ?? "";
-      const value = values[row] ?? NaN;
-      if (typeof value !== "number") {
-        omit("malformed_value");
-        continue;
-      }
-      if (counter && !(value >= 0)) {
-        omit(value !== value ? "nan_counter_like" : "negative_counter_like");
-        continue;
-      }
-      const k = keys === undefined ? key : keys.take(key);
-      if (typeof k !== "string") {
-        omit(k.reason);
-        continue;
-      }
-      if (k === key) out += `${line(s, k)} ${formatSampleValue(value, om)}\n`;
-      else keys?.defer(k, `${line(s, k)} ${formatSampleValue(value, om)}\n`);
-    }
+    if (out !== "") yield out;
   }
-  return keys === undefined ? out : out + keys.finish(omit);
+  const deferred = keys === undefined ? [] : keys.finish(omit);
+  for (let i = 0; i < deferred.length; i += slice) yield deferred.slice(i, i + slice).join("");
 }
 
 /** How a sample name starts a line: `name{` / `name`, or for a quoted name `{"my.name",` / `{"my.name"}`. */
@@ -350,15 +362,15 @@ class EscapedKeys {
     this.#lines.push(lines);
   }
 
-  /** The held lines, less those of series an unescaped key equals (counted with `omit`). */
-  finish(omit: (reason: OmissionReason) => void): string {
-    if (this.#escaped.length === 0) return "";
+  /** The held lines (each series' own), less those of series an unescaped key equals (counted with `omit`). */
+  finish(omit: (reason: OmissionReason) => void): string[] {
+    if (this.#escaped.length === 0) return [];
     const taken = new Set<string>();
     for (const key of this.#plain) if (this.#seen.has(key)) taken.add(key);
-    let out = "";
+    const out: string[] = [];
     for (let i = 0; i < this.#escaped.length; i++) {
       if (taken.has(this.#escaped[i] ?? "")) omit("escaped_series_clash");
-      else out += this.#lines[i] ?? "";
+      else out.push(this.#lines[i] ?? "");
     }
     return out;
   }
