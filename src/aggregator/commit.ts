@@ -8,7 +8,7 @@ import type { SeriesValue } from "../common/model";
 import type { PackedSeries } from "./codec";
 import { IN_ROW, OVERLAY, type FamilyState } from "./family";
 import type { Stage, StagedSeries, StageFamily } from "./plan";
-import { CHUNK_BYTES, CHUNK_SERIES, seriesBytes, type Chunk, type GroupState, type ShardState } from "./state";
+import { CHUNK_BYTES, CHUNK_SERIES, groupExpiry, seriesBytes, type Chunk, type GroupState, type ShardState } from "./state";
 import { sourceKey, sourceParts, type SourceState } from "./sources";
 import type { FamilyRow, SeriesRow, StaleRow, Store } from "./store";
 
@@ -423,11 +423,11 @@ function applyToMemory(state: ShardState, stage: Stage, work: Map<number, ChunkW
   if (nextId > state.nextChunk) state.nextChunk = nextId;
   for (const [key, g] of stage.groups) {
     const group = groupOf(key);
-    const expiresBefore = groupExpiry(group);
+    const expiresBefore = groupExpiry(group) || Infinity;
     if (g.pushTime !== undefined) group.pushTime = g.pushTime;
     if (g.failureTime !== undefined) group.failureTime = g.failureTime;
     if (g.ttlMs !== undefined) group.ttlMs = g.ttlMs;
-    if (groupExpiry(group) < expiresBefore) state.renderEpoch++;
+    if ((groupExpiry(group) || Infinity) < expiresBefore) state.renderEpoch++;
   }
   // Each group's open chunk: the newest with room.
   for (const w of work.values()) {
@@ -438,11 +438,6 @@ function applyToMemory(state: ShardState, stage: Stage, work: Map<number, ChunkW
     if (chunk.count < CHUNK_SERIES && chunk.bytes < CHUNK_BYTES && (open === null || chunk.id >= open.id)) group.open = chunk;
     else if (open === chunk && (chunk.count >= CHUNK_SERIES || chunk.bytes >= CHUNK_BYTES)) group.open = null;
   }
-}
-
-/** When a group's series expire (Infinity: never). */
-function groupExpiry(group: GroupState): number {
-  return group.ttlMs > 0 && group.pushTime > 0 ? group.pushTime + group.ttlMs : Infinity;
 }
 
 function heapDelta(before: SeriesValue, after: SeriesValue): number {

@@ -47,7 +47,7 @@ export interface RenderedCache {
    * Groups whose series it leaves out as expired, with the expiry they had: a later push to one of
    * them (moving its expiry later, its series live again) makes the text wrong for reads after it.
    */
-  leftOut: [group: { readonly key: string; readonly pushTime: number; readonly ttlMs: number }, expiry: number][];
+  leftOut: [group: { readonly pushTime: number; readonly ttlMs: number }, expiry: number][];
   text: string;
   /** Heap bytes of `text`. */
   bytes: number;

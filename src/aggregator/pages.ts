@@ -7,7 +7,7 @@ import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
 import { renderSeries, type Omitted, type RenderOptions } from "../wire/exposition/format";
 import type { FamilyState, RenderedCache } from "./family";
-import { RENDER_CACHE_BYTES, textBytes, type GroupState, type ShardState } from "./state";
+import { groupExpiry, RENDER_CACHE_BYTES, textBytes, type GroupState, type ShardState } from "./state";
 
 /**
  * A family's series in a page, as columns: structured cloning (every RPC value) copies typed arrays
@@ -83,14 +83,10 @@ export const PUSH_FAILURE_TIME = "push_failure_time_seconds";
 const PUSH_TIME_HELP = "Last Unix time when changing this group succeeded.";
 const PUSH_FAILURE_TIME_HELP = "Last Unix time when changing this group failed.";
 
-/** When a group's series expire, ms since the epoch (0: never). */
-function groupExpiry(group: Pick<GroupState, "key" | "pushTime" | "ttlMs">): number {
-  return group.key !== "" && group.ttlMs > 0 && group.pushTime > 0 ? group.pushTime + group.ttlMs : 0;
-}
-
 /** Whether a group is past its TTL at `now`. */
 export function groupExpired(group: GroupState, now: number): boolean {
-  return group.ttlMs > 0 && group.pushTime > 0 && group.pushTime + group.ttlMs <= now;
+  const expiry = groupExpiry(group);
+  return expiry > 0 && expiry <= now;
 }
 
 /** Whether a series is past its expiry at `now` (its own, or its group's). */
@@ -238,7 +234,7 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
       return null;
     }
     const expires = c.expires === null ? 0 : (c.expires[slot] ?? 0);
-    const groupExpires = groupExpiry(group);
+    const groupExpires = group.key === "" ? 0 : groupExpiry(group);
     if ((expires > 0 && expires <= now) || (groupExpires > 0 && groupExpires <= now)) {
       // Left out as expired: the text is not for a read at an earlier time, nor after a push to the group.
       validFrom = Math.max(validFrom, expires > 0 && expires <= now ? expires : groupExpires);

@@ -52,6 +52,11 @@ export { CHUNK_BYTES, CHUNK_SERIES, heapBytes, seriesBytes } from "./sizes";
  */
 export const RENDER_CACHE_BYTES = 16 * 1024 * 1024;
 
+/** When a group expires, ms since the epoch, measured from its last push (0: never). */
+export function groupExpiry(group: Pick<GroupState, "pushTime" | "ttlMs">): number {
+  return group.ttlMs > 0 && group.pushTime > 0 ? group.pushTime + group.ttlMs : 0;
+}
+
 /** Heap bytes of a string: one a character when all are Latin-1, two otherwise (V8's two string forms). */
 export function textBytes(text: string): number {
   return /[^\u0000-\u00ff]/.test(text) ? text.length * 2 : text.length;
