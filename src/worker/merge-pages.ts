@@ -36,7 +36,7 @@ const NO_SERIES: SeriesColumns = { keys: [], values: [], from: 0, to: 0 };
 export interface MergeOptions {
   /** Bytes per page asked of each shard. */
   pageBytes?: number;
-  /** Series per run handed to the consumer. */
+  /** Merged series per run handed to the consumer (a family one shard holds comes a page at a time). */
   runSeries?: number;
   /** Only this group's series. */
   group?: string;
