@@ -2,7 +2,7 @@
 // label name rules, escaped canonical label keys, and the label names a canonical key holds.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { labelKey, labelNamesOf, newLabelNames, parseLabelKey } from "../src/common/labels";
+import { closingQuote, labelKey, labelNamesOf, newLabelNames, parseLabelKey } from "../src/common/labels";
 import { isLegacyLabelName, isLegacyMetricName } from "../src/common/names";
 import {
   ESCAPING_SCHEMES,
@@ -155,6 +155,26 @@ describe("isEscapingScheme", () => {
 });
 
 describe("label names of a key", () => {
+  it("finds the quote that closes a quoted text as a character-by-character reading does", () => {
+    // The reading it replaced: a backslash escapes the character after it.
+    const byCharacter = (s: string, open: number): number => {
+      for (let i = open + 1; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c === 92) i++;
+        else if (c === 34) return i;
+      }
+      return s.length;
+    };
+    const text = fc.array(fc.constantFrom('"', "\\", "a", ",", "="), { maxLength: 12 }).map((cs) => cs.join(""));
+    fc.assert(
+      fc.property(text, text, (before, after) => {
+        const s = `${before}"${after}`;
+        expect(closingQuote(s, before.length)).toBe(byCharacter(s, before.length));
+      }),
+      { numRuns: 3000, seed: 20261202 },
+    );
+  });
+
   it("finds the names not yet known, whatever the values hold (quotes, backslashes, commas, equals signs)", () => {
     const name = fc.oneof(fc.constantFrom("a", "le", "b_c", "x.y", "ü", "a b"), fc.string({ minLength: 1, maxLength: 4 }));
     const value = fc.oneof(fc.constantFrom('"', "\\", '\\"', '",b="', "=", ",", "\\\\"), fc.string({ maxLength: 6 }));

@@ -3,6 +3,7 @@
  * schemes, applied to metric names and to the label names inside canonical label keys.
  */
 import { isLegacyLabelName, isLegacyMetricName } from "../../common/names";
+import { closingQuote } from "../../common/labels";
 
 /**
  * How names outside the legacy charset are written (the values of the `escaping=` Accept and
@@ -179,15 +180,6 @@ export function escapeKeyChecked(key: string, scheme: EscapingScheme): string | 
 }
 
 /** The index of the `"` closing the quoted string that opens at `open`. */
-function closingQuote(s: string, open: number): number {
-  for (let i = open + 1; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 92) i++;
-    else if (c === 34) return i;
-  }
-  return s.length;
-}
-
 /** A quoted name's text without its escapes (`\\`, `\"`, `\n`, the ones `renderPair` writes). */
 function unescapeName(s: string): string {
   if (s.indexOf("\\") === -1) return s;
