@@ -85,7 +85,7 @@ export class FamilyState {
   #resort = false;
   /** Label names any series of the family has (the registry checks them for escaping collisions); computed on first use. */
   #labelNames: Set<string> | null = null;
-  /** Changes with every change of a series (value, set, chunk): what a rendered text was made from. */
+  /** Changes with every change of a series (added, written, removed): what a rendered text was made from. */
   #version = 0;
   /** The family's series as a scrape last rendered them (kept while the shard's budget allows). */
   rendered: RenderedCache | null = null;
@@ -185,11 +185,6 @@ export class FamilyState {
       if (this.#expires === null) this.#expires = new Float64Array(this.#updated.length);
       this.#expires[slot] = expires;
     }
-  }
-
-  setChunk(slot: number, chunk: number): void {
-    this.#version++;
-    this.#chunk[slot] = chunk;
   }
 
   remove(slot: number): void {
