@@ -50,23 +50,16 @@ export async function* scrapeParts(env: Env, shards: number, options: ScrapeOpti
     }
     if (run.family.name !== PUSH_TIME && run.family.name !== PUSH_FAILURE_TIME) series += count;
     // Parts stay under ~100 KB: V8 puts a string over 128 KB in its large-object space, which only a
-    // full collection empties, and a million-series scrape then grew the heap to 70 MB of garbage.
-    if (run.rendered === undefined) {
-      for (const text of renderSeriesParts(view, render, omitted, RENDER_SERIES)) {
-        part += text;
-        if (part.length >= PART_CHARS) {
-          yield part;
-          part = "";
-        }
-      }
-    } else {
-      for (const [reason, n] of Object.entries(run.rendered.omitted) as [OmissionReason, number][]) omitted[reason] = (omitted[reason] ?? 0) + n;
-      for (const text of run.rendered.text) {
-        part += text;
-        if (part.length >= PART_CHARS) {
-          yield part;
-          part = "";
-        }
+    // full collection empties. A shard's text comes in pieces; series are rendered a slice at a time.
+    const rendered = run.rendered;
+    if (rendered !== undefined) {
+      for (const [reason, n] of Object.entries(rendered.omitted) as [OmissionReason, number][]) omitted[reason] = (omitted[reason] ?? 0) + n;
+    }
+    for (const text of rendered?.text ?? renderSeriesParts(view, render, omitted, RENDER_SERIES)) {
+      part += text;
+      if (part.length >= PART_CHARS) {
+        yield part;
+        part = "";
       }
     }
   }
