@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { shardForGroup, shardName } from "../src/aggregator/objects";
 import { labelKey } from "../src/common/labels";
 import Gateway from "../src/worker/entrypoint";
+import { pageBytesFor, READ_BYTES_IN_FLIGHT } from "../src/worker/merge-pages";
 import { allShards } from "../src/worker/shards";
 import { rejection, withoutSelfMetrics } from "./helpers";
 
@@ -229,6 +230,40 @@ describe("shard fan-out", () => {
     const error = await rejection(allShards(3, "scrape", async (i) => (i === 1 ? Promise.reject(new Error("overloaded")) : i)));
     expect(error.name).toBe("Unavailable");
     expect(error.message).toBe("scrape: shard 1 failed (overloaded); nothing partial is returned, retry");
+  });
+
+  it("asks each shard for pages small enough that all the pages in flight stay within READ_BYTES_IN_FLIGHT", async () => {
+    for (const n of [1, 2, 4, 8, 16, 64]) {
+      const bytes = pageBytesFor(n);
+      expect(bytes).toBeGreaterThanOrEqual(64 * 1024);
+      expect(bytes).toBeLessThanOrEqual(512 * 1024);
+      if (n >= 3 && n <= 24) expect(bytes * 2 * n).toBeLessThanOrEqual(READ_BYTES_IN_FLIGHT);
+    }
+    // A scrape over 8 shards, watched at the shards' door: every page request says the size above.
+    const asked: number[] = [];
+    const watched = {
+      ...env,
+      SHARDS: "8",
+      AGGREGATOR: {
+        getByName: (name: string) => {
+          const stub = env.AGGREGATOR.getByName(name);
+          return new Proxy(stub, {
+            get: (target, prop) =>
+              prop === "read"
+                ? (request: { maxBytes: number }) => {
+                    asked.push(request.maxBytes);
+                    return target.read(request as never);
+                  }
+                : Reflect.get(target, prop),
+          });
+        },
+      },
+    } as unknown as Env;
+    const eight = new Gateway(createExecutionContext(), watched);
+    await eight.push("paged_total 1\n", { group: { job: "paged" } });
+    expect(withoutSelfMetrics(await eight.scrape())).toContain("paged_total{job=\"paged\"} 1");
+    expect(asked.length).toBeGreaterThanOrEqual(8);
+    expect(new Set(asked)).toEqual(new Set([pageBytesFor(8)]));
   });
 
   // It breaks shard 1's storage on purpose: it runs last in this file.
