@@ -19,7 +19,9 @@ export async function readBytes(request: Request, max: number): Promise<Uint8Arr
   switch (encoding) {
     case "":
     case "identity":
-      return collect(body, max, false);
+      // A declared length (checked above) bounds the body: the runtime reads it in one piece, far
+      // cheaper than chunk by chunk from JavaScript (~15 ms of a 7 MB push).
+      return Number.isSafeInteger(declared) && declared >= 0 ? whole(request, max) : collect(body, max, false);
     case "gzip":
     case "x-gzip":
       return collect(body.pipeThrough(new DecompressionStream("gzip")), max, true);
@@ -44,6 +46,17 @@ export function utf8(bytes: Uint8Array): string {
   } catch {
     throw new GatewayError("ParseError", "the body is not valid UTF-8; exposition text must be UTF-8 encoded");
   }
+}
+
+async function whole(request: Request, max: number): Promise<Uint8Array> {
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await request.arrayBuffer();
+  } catch {
+    throw new GatewayError("ParseError", "the request body could not be read");
+  }
+  if (bytes.byteLength > max) throw tooLarge(max, `more than ${max} bytes arrived`);
+  return new Uint8Array(bytes);
 }
 
 async function collect(stream: ReadableStream<Uint8Array>, max: number, compressed: boolean): Promise<Uint8Array> {
