@@ -49,4 +49,29 @@ describe("series directory", () => {
       { numRuns: 200, seed: 20261202 },
     );
   });
+
+  it("hashes label keys to distinct 52-bit integers, whatever unit of the key differs", () => {
+    const seen = new Map<number, string>();
+    const add = (key: string) => {
+      const h = keyHash(key);
+      expect(Number.isSafeInteger(h) && h > 0 && h < 2 ** 52, key).toBe(true);
+      expect(keyHash(key)).toBe(h);
+      const other = seen.get(h);
+      if (other !== undefined && other !== key) expect.fail(`"${key}" and "${other}" hash alike`);
+      seen.set(h, key);
+    };
+    // Similar keys: one counter apart, in every position of a two-unit step.
+    for (let i = 0; i < 100_000; i++) add(`code="${i % 3}",path="/api/v1/items/${i}",x="${i % 7}"`);
+    for (let i = 0; i < 20_000; i++) add(`a="${i}"`);
+    // One unit differing at each position, in the low and high half of a step, and a trailing unit.
+    const base = 'host="h",job="j",le="0.5"';
+    for (let at = 0; at < base.length; at++) for (const c of ["x", "\u00e9", "\u4e2d", "\ud83d"]) add(`${base.slice(0, at)}${c}${base.slice(at + 1)}`);
+    add(base);
+    add(`${base}x`);
+    add("");
+    // Two units swapped.
+    add("ab");
+    add("ba");
+  });
 });
+
