@@ -213,12 +213,17 @@ export class Stage {
   /** A series as the batch so far leaves it, or undefined when absent. */
   get(name: string, key: string): StagedSeries | undefined {
     const f = this.families.get(name);
-    if (f !== undefined) {
-      const staged = f.upserts.get(key);
-      if (staged !== undefined) return staged;
-      if (f.retyped || f.deletes.has(key)) return undefined;
-    }
-    const family = f?.existing ?? this.#state.families.get(name);
+    return f !== undefined ? this.current(f, key) : this.#stored(this.#state.families.get(name), key);
+  }
+
+  /** {@link get} for a family of the batch (a family new to the shard: one lookup per key). */
+  current(f: StageFamily, key: string): StagedSeries | undefined {
+    const staged = f.upserts.get(key);
+    if (staged !== undefined || f.existing === undefined || f.retyped || f.deletes.has(key)) return staged;
+    return this.#stored(f.existing, key);
+  }
+
+  #stored(family: FamilyState | undefined, key: string): StagedSeries | undefined {
     if (family === undefined) return undefined;
     const slot = family.slot(key);
     if (slot < 0) return undefined;
@@ -260,7 +265,7 @@ export class Stage {
 
   /** Whether the key is live in memory and neither deleted nor retyped away by the batch. */
   #inMemory(f: StageFamily, key: string): boolean {
-    return !f.retyped && !f.deletes.has(key) && f.existing !== undefined && f.existing.slot(key) >= 0;
+    return f.existing !== undefined && !f.retyped && !f.deletes.has(key) && f.existing.slot(key) >= 0;
   }
 
   retype(f: StageFamily, type: MetricType): void {
@@ -458,7 +463,7 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
     for (let i = 0; i < family.keys.length; i++) {
       const key = family.keys[i] ?? "";
       const pushed = family.values[i] ?? NaN;
-      const current = stage.get(family.name, key);
+      const current = stage.current(f, key);
       if (current !== undefined && current.group !== group) {
         throw new GatewayError("Conflict", `series ${seriesName(family.name, key)} is held by ${groupName(current.group)}; ${groupName(group)} cannot write it: a series belongs to one group (delete it there first)`);
       }
