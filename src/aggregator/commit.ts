@@ -35,10 +35,8 @@ export interface CommitOptions {
   transaction: (body: () => void) => void;
 }
 
-/** A series the commit adds to a chunk: already the member a rewritten chunk encodes (one object a series, not two). */
-interface Insert extends PackedSeries {
-  series: StagedSeries;
-}
+/** A series the commit adds to a chunk: the staged series itself, the member a rewritten chunk encodes. */
+type Insert = StagedSeries;
 
 /** What a commit does to one chunk. */
 interface ChunkWork {
@@ -90,9 +88,10 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
     const type = f.type;
     const insert = (key: string, staged: StagedSeries, isNew: boolean) => {
       const list = inserts.get(staged.group);
-      const entry: Insert = { family: f.name, type: type ?? stageType(stage, f.name), key, value: staged.value, updated: staged.updated, expires: staged.expires, series: staged };
-      if (list === undefined) inserts.set(staged.group, [entry]);
-      else list.push(entry);
+      // The type the family has after the batch (a write later in it may have retyped the family).
+      staged.type = type ?? stageType(stage, f.name);
+      if (list === undefined) inserts.set(staged.group, [staged]);
+      else list.push(staged);
       if (isNew) {
         const added = result.added.get(f.name);
         if (added === undefined) result.added.set(f.name, [key]);
@@ -150,7 +149,7 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
     // compiler takes it, and an unoptimized for-of allocates an iterator result per element.
     for (let n = 0; n < list.length; n++) {
       const insert = list[n] as Insert;
-      const size = seriesBytes(insert.key, insert.series.value);
+      const size = seriesBytes(insert.key, insert.value);
       if (count >= CHUNK_SERIES || (count > 0 && bytes + size > CHUNK_BYTES)) {
         chunk = undefined;
         id = nextId++;
@@ -199,7 +198,7 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
     let bytesAfter = chunk?.bytes ?? 0;
     for (let n = 0; n < w.inserts.length; n++) {
       const i = w.inserts[n] as Insert;
-      bytesAfter += seriesBytes(i.key, i.series.value);
+      bytesAfter += seriesBytes(i.key, i.value);
     }
     // Rewriting costs one row (plus deleting the members' own rows) and re-encoding the chunk;
     // single rows cost one each. A row saved is worth re-encoding up to REWRITE_BYTES_PER_ROW of
@@ -247,7 +246,7 @@ export function commitStage(state: ShardState, store: Store, stage: Stage, optio
       chunkWrites.push({ id: w.id, group: w.group, members });
     } else {
       for (const u of w.updates) seriesRows.push(row(u.family.name, u.family.key(u.slot), w.group, u.series, w.id));
-      for (const i of w.inserts) seriesRows.push(row(i.family, i.key, w.group, i.series, w.id));
+      for (const i of w.inserts) seriesRows.push(row(i.family, i.key, w.group, i, w.id));
       for (const d of w.deletes) if ((d.family.flags(d.slot) & OVERLAY) !== 0) deleteRow(d.family.name, d.family.key(d.slot));
     }
   }
@@ -411,7 +410,7 @@ function applyToMemory(state: ShardState, stage: Stage, work: Map<number, ChunkW
       const i = w.inserts[n] as Insert;
       const family = state.families.get(i.family);
       if (family === undefined) throw new Error(`committed series of family "${i.family}" has no family in memory`);
-      state.addSeries(family, i.key, i.series.value, i.series.updated, i.series.expires, chunk, w.rewrite ? IN_ROW : OVERLAY);
+      state.addSeries(family, i.key, i.value, i.updated, i.expires, chunk, w.rewrite ? IN_ROW : OVERLAY);
     }
     if (w.rewrite) {
       for (const [family, slots] of chunk.members) for (const slot of slots) family.setFlags(slot, IN_ROW);

@@ -7,6 +7,7 @@
 import { GatewayError } from "../common/errors";
 import type { MetricType } from "../common/model";
 import type { SeriesValue } from "../common/model";
+import type { PackedSeries } from "./codec";
 import type { FamilyState } from "./family";
 import { increase, merge, type MergeNotes } from "./rules";
 import { sourceKey } from "./sources";
@@ -55,11 +56,11 @@ export interface WriteItem {
   options: ApplyOptions;
 }
 
-/** A series as a write leaves it. */
-export interface StagedSeries {
-  value: SeriesValue;
-  updated: number;
-  expires: number;
+/**
+ * A series as a write leaves it: already the member a chunk encodes (family, type and key included),
+ * so a commit inserting it allocates nothing more per series (`type` is set again by the commit).
+ */
+export interface StagedSeries extends PackedSeries {
   group: string;
   /** Its slot in the family in memory when planned (-1: not in memory), so the commit need not look it up again. */
   slot: number;
@@ -227,7 +228,7 @@ export class Stage {
     if (family === undefined) return undefined;
     const slot = family.slot(key);
     if (slot < 0) return undefined;
-    return { value: family.value(slot), updated: family.updated(slot), expires: family.expires(slot), group: this.#state.groupOf(family, slot).key, slot };
+    return { family: family.name, type: family.type, key, value: family.value(slot), updated: family.updated(slot), expires: family.expires(slot), group: this.#state.groupOf(family, slot).key, slot };
   }
 
   set(f: StageFamily, key: string, series: StagedSeries): void {
@@ -490,7 +491,7 @@ function plan(state: ShardState, stage: Stage, item: WriteItem, ctx: PlanContext
       }
       const ttl = family.ttls?.[i] ?? -1;
       const seriesTtl = ttl >= 0 ? ttl : ttlMs;
-      stage.set(f, key, { value, updated: now, expires: group === "" && seriesTtl > 0 ? now + seriesTtl : 0, group, slot: current?.slot ?? -1 });
+      stage.set(f, key, { family: family.name, type, key, value, updated: now, expires: group === "" && seriesTtl > 0 ? now + seriesTtl : 0, group, slot: current?.slot ?? -1 });
     }
     stage.narrow(family.name, narrowed);
     series += family.keys.length;
