@@ -157,7 +157,7 @@ export class Aggregator extends DurableObject<Env> {
         });
       }
       const emptied = committed.flatMap((c) => c.emptied);
-      this.#afterCommit(committed, admit.admitted, outcomes);
+      this.#afterCommit(committed, admit.admitted, outcomes, items.length === 1);
       // Only writes that can expire (a TTL, a cumulative source's last values) can move the next expiry.
       const expiring = items.some((i) => (i.options.ttlMs ?? 0) > 0 || i.options.source !== undefined || i.push.some((f) => f.ttls !== undefined));
       if (committed.length > 0 && expiring) await this.#schedule();
@@ -236,8 +236,8 @@ export class Aggregator extends DurableObject<Env> {
   }
 
   /** After a batch: tell the registry what this shard no longer holds, and what admitted writes did not become. */
-  #afterCommit(committed: CommitResult[], admitted: (LocalAdmit | undefined)[], outcomes: (Outcome | undefined)[]): void {
-    const { released, unclaimed } = releasesAfter(this.#state, committed, admitted, outcomes);
+  #afterCommit(committed: CommitResult[], admitted: (LocalAdmit | undefined)[], outcomes: (Outcome | undefined)[], alone = false): void {
+    const { released, unclaimed } = releasesAfter(this.#state, committed, admitted, outcomes, alone);
     const registry = this.#registry();
     if (released.size > 0) {
       const index = Math.max(0, this.#index);
