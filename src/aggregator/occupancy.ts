@@ -44,13 +44,6 @@ export function escapedForms(name: string): Map<EscapingScheme, string> {
   return out;
 }
 
-/** A label name as each scheme writes it. */
-function labelForms(name: string): Map<EscapingScheme, string> {
-  const out = new Map<EscapingScheme, string>();
-  for (const scheme of ESCAPING_SCHEMES) out.set(scheme, escapeLabelName(name, scheme));
-  return out;
-}
-
 /**
  * Names the gateway writes itself, and `__all` (`DELETE /metrics/__all` deletes everything); a
  * family that would come out as one of them is refused.
@@ -60,14 +53,58 @@ const RESERVED_PREFIX = "metrics_gateway_";
 
 /** Why a family name cannot be used because of what it escapes to, or undefined when it can. */
 export function reservedProblem(name: string, type: MetricType): string | undefined {
+  return claimOf(name, type).reserved;
+}
+
+/**
+ * What a family of a type claims: every name it writes in every scheme, as `scheme\0escaped`
+ * ids, and why it may not (a reserved name). Worked out once per name and type: a registry sees the
+ * same families again and again (a job's 1,000 families each time its group comes back).
+ */
+interface Claim {
+  ids: string[];
+  reserved: string | undefined;
+}
+
+/** Claims remembered (a small map: a registry holds far fewer families than this). */
+const CLAIM_MEMO = 20_000;
+const claims = new Map<string, Claim>();
+
+function claimOf(name: string, type: MetricType): Claim {
+  const memo = `${type}\u0000${name}`;
+  let claim = claims.get(memo);
+  if (claim !== undefined) return claim;
+  const ids: string[] = [];
+  let reserved: string | undefined;
   for (const n of familyNames(name, type)) {
     for (const [scheme, escaped] of escapedForms(n)) {
-      if (escaped.startsWith(RESERVED_PREFIX) || RESERVED_NAMES.has(escaped)) {
-        return `metric "${name}" would be written as "${escaped}" (${scheme} escaping), a name the gateway reserves${escaped === "__all" ? " (DELETE /metrics/__all deletes everything)" : " for its own metrics"}; rename the metric`;
+      ids.push(`${scheme}\u0000${escaped}`);
+      if (reserved === undefined && (escaped.startsWith(RESERVED_PREFIX) || RESERVED_NAMES.has(escaped))) {
+        reserved = `metric "${name}" would be written as "${escaped}" (${scheme} escaping), a name the gateway reserves${escaped === "__all" ? " (DELETE /metrics/__all deletes everything)" : " for its own metrics"}; rename the metric`;
       }
     }
   }
-  return undefined;
+  if (claims.size >= CLAIM_MEMO) claims.clear();
+  claim = { ids, reserved };
+  claims.set(memo, claim);
+  return claim;
+}
+
+/** The escaped name of a claim id. */
+function escapedOf(id: string): string {
+  return id.slice(id.indexOf("\u0000") + 1);
+}
+
+/** A label name's ids (`scheme\0escaped`) in every scheme, worked out once (see {@link claimOf}). */
+const labelClaims = new Map<string, string[]>();
+
+function labelIds(label: string): string[] {
+  let ids = labelClaims.get(label);
+  if (ids !== undefined) return ids;
+  ids = ESCAPING_SCHEMES.map((scheme) => `${scheme}\u0000${escapeLabelName(label, scheme)}`);
+  if (labelClaims.size >= CLAIM_MEMO) labelClaims.clear();
+  labelClaims.set(label, ids);
+  return ids;
 }
 
 /**
@@ -80,26 +117,19 @@ export class Occupancy {
 
   /** The other family that already takes one of this family's names, and that name; undefined when free. */
   clash(name: string, type: MetricType): { family: string; as: string } | undefined {
-    for (const n of familyNames(name, type)) {
-      for (const [scheme, escaped] of escapedForms(n)) {
-        const other = this.#taken.get(`${scheme}\u0000${escaped}`);
-        if (other !== undefined && other !== name) return { family: other, as: escaped };
-      }
+    for (const id of claimOf(name, type).ids) {
+      const other = this.#taken.get(id);
+      if (other !== undefined && other !== name) return { family: other, as: escapedOf(id) };
     }
     return undefined;
   }
 
   take(name: string, type: MetricType): void {
-    for (const n of familyNames(name, type)) for (const [scheme, escaped] of escapedForms(n)) this.#taken.set(`${scheme}\u0000${escaped}`, name);
+    for (const id of claimOf(name, type).ids) this.#taken.set(id, name);
   }
 
   release(name: string, type: MetricType): void {
-    for (const n of familyNames(name, type)) {
-      for (const [scheme, escaped] of escapedForms(n)) {
-        const id = `${scheme}\u0000${escaped}`;
-        if (this.#taken.get(id) === name) this.#taken.delete(id);
-      }
-    }
+    for (const id of claimOf(name, type).ids) if (this.#taken.get(id) === name) this.#taken.delete(id);
   }
 }
 
@@ -111,24 +141,21 @@ export class LabelNames {
   /** The label name already in the family that writes the same as `label`, or undefined. */
   clash(label: string): { label: string; as: string } | undefined {
     if (this.names.has(label)) return undefined;
-    for (const [scheme, escaped] of labelForms(label)) {
-      const other = this.#taken.get(`${scheme}\u0000${escaped}`);
-      if (other !== undefined && other !== label) return { label: other, as: escaped };
+    for (const id of labelIds(label)) {
+      const other = this.#taken.get(id);
+      if (other !== undefined && other !== label) return { label: other, as: escapedOf(id) };
     }
     return undefined;
   }
 
   add(label: string): void {
     this.names.add(label);
-    for (const [scheme, escaped] of labelForms(label)) this.#taken.set(`${scheme}\u0000${escaped}`, label);
+    for (const id of labelIds(label)) this.#taken.set(id, label);
   }
 
   delete(label: string): void {
     this.names.delete(label);
-    for (const [scheme, escaped] of labelForms(label)) {
-      const id = `${scheme}\u0000${escaped}`;
-      if (this.#taken.get(id) === label) this.#taken.delete(id);
-    }
+    for (const id of labelIds(label)) if (this.#taken.get(id) === label) this.#taken.delete(id);
   }
 }
 
