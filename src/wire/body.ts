@@ -73,7 +73,7 @@ async function collect(stream: ReadableStream<Uint8Array>, max: number, compress
     if (chunk.done) break;
     total += chunk.value.byteLength;
     if (total > max) {
-      await reader.cancel().catch(() => undefined);
+      await discard(reader, DISCARD_FACTOR * max);
       throw tooLarge(max, compressed ? "it decompresses to more" : `more than ${max} bytes arrived`);
     }
     chunks.push(chunk.value);
@@ -86,6 +86,29 @@ async function collect(stream: ReadableStream<Uint8Array>, max: number, compress
     at += c.byteLength;
   }
   return out;
+}
+
+/** How much more than the limit a body may bring before the gateway stops reading it (see {@link discard}). */
+const DISCARD_FACTOR = 4;
+
+/**
+ * Reads on and throws away up to `limit` more bytes of a body past the limit, then cancels what is
+ * left: a body left unread makes `wrangler dev`'s proxy fail the next request to the Worker (503
+ * "Your worker restarted mid-request", whoever sends it), and reading on without an end would let
+ * one caller keep the Worker reading for ever.
+ */
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<void> {
+  let read = 0;
+  try {
+    while (read <= limit) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      read += chunk.value.byteLength;
+    }
+  } catch {
+    return;
+  }
+  await reader.cancel().catch(() => undefined);
 }
 
 /**

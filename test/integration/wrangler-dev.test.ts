@@ -3,7 +3,7 @@
  * disk), checked with the real promtool and scraped by a real Prometheus.
  */
 import { spawnSync } from "node:child_process";
-import { get } from "node:http";
+import { get, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requirePeer, startGateway, startPrometheus, tempDir, type Server } from "./servers";
 
@@ -108,6 +108,26 @@ describe("wrangler dev", () => {
     expect(next.status).toBe(200);
     const nextPush = await push(gateway, "after_413 1\n");
     expect(nextPush.status).toBe(200);
+  });
+
+  it("answers 413 for an oversized chunked body (no Content-Length) and serves the next write normally", async () => {
+    // Sent in chunks with no declared length: the gateway finds out only while reading. The dev
+    // proxy fails the next request to the Worker when a body was left unread, so it must be read.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${gateway.url}/metrics`, { method: "POST", agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      const line = "big 1\n".repeat(10_000);
+      for (let i = 0; i < 40; i++) req.write(line);
+      req.end();
+    });
+    expect(status).toBe(413);
+    const nextPush = await push(gateway, "after_chunked_413 1\n");
+    expect(nextPush.status, await nextPush.clone().text()).toBe(200);
+    const del = await fetch(`${gateway.url}/metrics/after_chunked_413`, { method: "DELETE" });
+    expect(del.status).toBe(200);
   });
 
   it("is scraped by a real Prometheus with exact values", async () => {
