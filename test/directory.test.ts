@@ -50,6 +50,29 @@ describe("series directory", () => {
     );
   });
 
+  it("hashes as the previous release did (two FNV-1a passes a unit at a time), for any key", () => {
+    // The reference: the one-unit-a-step loop every release before this one ran. Shards and the
+    // registry may run different releases during a deployment, so the values must never change.
+    const reference = (key: string): number => {
+      let a = 0x811c9dc5;
+      let b = 0x050c5d1f;
+      for (let i = 0; i < key.length; i++) {
+        const c = key.charCodeAt(i);
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+      }
+      return ((b >>> 0) & 0xfffff) * 0x100000000 + (a >>> 0) || 1;
+    };
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 40 }), (key) => {
+        expect(keyHash(key)).toBe(reference(key));
+      }),
+      { numRuns: 2_000, seed: 20261202 },
+    );
+    // Values of the previous release, pinned.
+    expect([keyHash(""), keyHash('a="1"'), keyHash('code="200",path="/x"')]).toEqual([3480089612033477, 3530963353421900, 4120689639085500]);
+  });
+
   it("hashes label keys to distinct 52-bit integers, whatever unit of the key differs", () => {
     const seen = new Map<number, string>();
     const add = (key: string) => {
