@@ -73,7 +73,9 @@ async function collect(stream: ReadableStream<Uint8Array>, max: number, compress
     if (chunk.done) break;
     total += chunk.value.byteLength;
     if (total > max) {
-      await discard(reader, DISCARD_FACTOR * max);
+      // A compressed body is not inflated further: what it would inflate to is unbounded.
+      if (compressed) await reader.cancel().catch(() => undefined);
+      else await discard(reader, DISCARD_FACTOR * max);
       throw tooLarge(max, compressed ? "it decompresses to more" : `more than ${max} bytes arrived`);
     }
     chunks.push(chunk.value);
