@@ -108,6 +108,7 @@ async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, limit: n
       read += chunk.value.byteLength;
     }
   } catch {
+    // A broken client stream: nothing left to read.
     return;
   }
   await reader.cancel().catch(() => undefined);
@@ -118,13 +119,7 @@ async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, limit: n
  * the next request on the connection fail under `wrangler dev`, so rejections drain first.
  */
 export async function drain(body: ReadableStream<Uint8Array> | null): Promise<void> {
-  if (body === null) return;
-  const reader = body.getReader();
-  try {
-    for (;;) if ((await reader.read()).done) return;
-  } catch {
-    // A broken client stream: nothing left to drain.
-  }
+  if (body !== null) await discard(body.getReader(), Infinity);
 }
 
 function tooLarge(max: number, what: string): GatewayError {
