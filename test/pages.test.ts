@@ -189,4 +189,37 @@ describe("paged reads", () => {
     expect(readPage(state, { after: null, maxBytes: 1000, now: 1, render }).families[0]?.rendered).toBeUndefined();
     expect(state.renderedBytes).toBe(0);
   });
+
+  it("does not render again a family whose text came out over a page until the family changes", () => {
+    // 20 series of ~90-character lines: over a 1,500-byte page as text, though 20 x 48 bytes is not.
+    const state = new ShardState();
+    const chunk = state.newChunk(state.group(""));
+    const family = state.family("long_keys", "gauge", "", "");
+    for (let i = 0; i < 20; i++) state.addSeries(family, `path="/api/v1/items/${"x".repeat(50)}/${String(i).padStart(3, "0")}"`, 1, 0, 0, chunk, 0);
+    const render = { openmetrics: false, escaping: "underscores" } as const;
+    // Rendering reads the family's sorted slots once, and so do its columns.
+    let sorts = 0;
+    const sortedSlots = family.sortedSlots.bind(family);
+    family.sortedSlots = () => {
+      sorts++;
+      return sortedSlots();
+    };
+    const read = () => readPage(state, { after: null, maxBytes: 1_500, now: 1, render });
+    const first = read();
+    expect(first.families[0]?.rendered).toBeUndefined();
+    expect(first.families[0]?.keys.length).toBeGreaterThan(0);
+    expect(sorts).toBe(2);
+    // The same family again: columns only, no rendering thrown away.
+    const second = read();
+    expect(second.families[0]?.keys).toEqual(first.families[0]?.keys);
+    expect(sorts).toBe(3);
+    // A larger page, or a change to the family, is worth one more try.
+    readPage(state, { after: null, maxBytes: 100_000, now: 1, render });
+    expect(sorts).toBe(4);
+    expect(state.renderedBytes).toBeGreaterThan(0);
+    state.addSeries(family, 'z="1"', 1, 0, 0, chunk, 0);
+    read();
+    expect(sorts).toBe(6);
+  });
 });
+

@@ -94,6 +94,11 @@ export class FamilyState {
    * over columns, which the Worker merges, rather than rendered text. Kept in memory only.
    */
   shared = false;
+  /**
+   * The version at which the family's rendered text came out larger than a page of `maxBytes`, so
+   * that scrapes in between do not render it again only to throw it away. Kept in memory only.
+   */
+  oversize: { version: number; maxBytes: number } | null = null;
 
   constructor(name: string, type: MetricType, help: string, unit: string) {
     this.name = name;

@@ -205,8 +205,10 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
   if (kept !== null && kept.options === options && kept.version === family.version && kept.epoch === state.renderEpoch && kept.validFrom <= now && now < kept.validUntil) {
     if (kept.leftOut.every(([group, expiry]) => groupExpiry(group) === expiry)) return kept;
   }
-  // Too large for a page at any key length: paged as columns (and a text kept before is stale).
-  if (family.size * 48 > maxBytes) {
+  // Too large for a page at any key length, or its text was at this version: paged as columns (and
+  // a text kept before is stale).
+  const over = family.oversize;
+  if (family.size * 48 > maxBytes || (over !== null && over.version === family.version && maxBytes <= over.maxBytes)) {
     state.forgetRendered(family);
     return null;
   }
@@ -249,6 +251,7 @@ function renderedFamily(state: ShardState, family: FamilyState, render: RenderOp
   const omitted: Omitted = {};
   const text = renderSeries({ name: family.name, type: family.type, help: "", unit: "", series: { keys, values, from: 0, to: keys.length } }, render, omitted);
   if (text.length > maxBytes) {
+    family.oversize = { version: family.version, maxBytes };
     state.forgetRendered(family);
     return null;
   }
